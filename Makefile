@@ -1,0 +1,37 @@
+# One entry point for every check and every run. The venv is the only state.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: demo test lint typecheck unit k8s bench bench-quick golden clean
+
+$(BIN)/xdscp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==26.3
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/xdscp
+	$(BIN)/xdscp demo $(ARGS)
+
+lint: $(BIN)/xdscp
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(BIN)/xdscp
+	$(BIN)/mypy
+
+# The real kube-apiserver, etcd and kubectl, built once into ~/.cache (see tests/k8s/build).
+k8s:
+	tests/k8s/build/build.sh
+
+test: lint typecheck k8s
+	$(BIN)/pytest $(ARGS)
+
+# Rewrite the golden outputs from the translator; read the diff before committing.
+golden: $(BIN)/xdscp
+	$(BIN)/pytest tests/golden --update-golden
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

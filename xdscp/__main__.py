@@ -1,0 +1,3 @@
+from xdscp.cli import main
+
+raise SystemExit(main())

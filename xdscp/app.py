@@ -1,0 +1,124 @@
+"""Composition root: each CLI verb is one function here, wiring the stages together."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import urllib.request
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xdscp import render
+from xdscp.cache import SnapshotCache
+from xdscp.pipeline import Pipeline
+from xdscp.server.admin import start_admin
+from xdscp.server.ads import DEFAULT_MAX_MESSAGE_BYTES, AdsServicer, start_server
+from xdscp.server.fleet import Fleet
+from xdscp.server.metrics import Metrics
+from xdscp.sources import Update
+from xdscp.sources.files import FileSource
+from xdscp.translate import Options, translate
+from xdscp.verify import Check, compare
+
+log = logging.getLogger("xdscp")
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "ServeConfig",
+    "render_files",
+    "serve",
+    "validate",
+    "verify",
+]
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    paths: tuple[Path, ...]
+    xds_address: str = "0.0.0.0:18000"
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 9901
+    listener_address: str = "0.0.0.0"
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_concurrent_streams: int = 0
+    ready_file: Path | None = None  # where to write the bound ports once serving
+
+
+async def serve(config: ServeConfig) -> None:
+    metrics, fleet, cache = Metrics(), Fleet(), SnapshotCache()
+    pipeline = Pipeline(cache, metrics, Options(listener_address=config.listener_address))
+    source = FileSource(config.paths)
+    updates = source.updates()
+    pipeline.apply(await anext(updates))  # serve nothing before the first full view
+    server, xds_port = await start_server(
+        AdsServicer(cache, fleet, metrics),
+        config.xds_address,
+        max_message_bytes=config.max_message_bytes,
+        max_concurrent_streams=config.max_concurrent_streams,
+    )
+    admin, admin_port = await start_admin(
+        config.admin_host,
+        config.admin_port,
+        status=lambda: {"snapshot": pipeline.describe()["snapshot"], "streams": fleet.describe()},
+        policies=pipeline.describe,
+        ready=lambda: pipeline.snapshot is not None,
+        metrics=metrics,
+    )
+    log.info("serving xDS on port %d, admin on %s:%d", xds_port, config.admin_host, admin_port)
+    if config.ready_file:
+        config.ready_file.write_text(json.dumps({"xds_port": xds_port, "admin_port": admin_port}))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    watcher = asyncio.create_task(_follow(updates, pipeline))
+    try:
+        await stop.wait()
+    finally:
+        watcher.cancel()
+        await server.stop(grace=1)
+        await admin.cleanup()
+
+
+async def _follow(updates: AsyncIterator[Update], pipeline: Pipeline) -> None:
+    async for update in updates:
+        pipeline.apply(update)
+
+
+def load(paths: tuple[Path, ...]) -> Update:
+    return FileSource(paths).load()
+
+
+def validate(paths: tuple[Path, ...]) -> list[str]:
+    """Every problem in the files, as `xdscp validate` prints them."""
+    update = load(paths)
+    translation = translate(update.resources)
+    return [str(p) for p in sorted((*update.problems, *translation.problems))]
+
+
+def verify(admin: str, paths: tuple[Path, ...]) -> list[Check]:
+    """Check a live Envoy's clusters against what the files translate to."""
+    translation = translate(load(paths).resources)
+    expected = {name: render.message_dict(c) for name, c in translation.clusters.items()}
+    return compare(expected, envoy_clusters(admin))
+
+
+def envoy_clusters(admin: str) -> dict[str, dict[str, Any]]:
+    """Envoy's dynamic active clusters by name, from config_dump as the guide fetches it."""
+    request = urllib.request.Request(f"{admin}/config_dump?include_eds", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        dump = json.load(response)
+    for section in dump["configs"]:
+        if section["@type"].endswith("ClustersConfigDump"):
+            clusters = [c["cluster"] for c in section.get("dynamic_active_clusters", [])]
+            return {c["name"]: {k: v for k, v in c.items() if k != "@type"} for c in clusters}
+    return {}
+
+
+def render_files(paths: tuple[Path, ...], output: str, explain: bool, options: Options) -> str:
+    update = load(paths)
+    translation = translate(update.resources, options)
+    return render.dumps(render.document(translation, update.problems, explain), output)

@@ -1,0 +1,124 @@
+"""argv to one call into `xdscp.app`, then print and exit. The verbs are listed in VERBS."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from xdscp import app
+from xdscp.translate import Options
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = app.ServeConfig(
+        paths=tuple(args.paths),
+        xds_address=args.xds_address,
+        admin_host=args.admin_host,
+        admin_port=args.admin_port,
+        listener_address=args.listener_address,
+        max_message_bytes=args.max_message_bytes,
+        max_concurrent_streams=args.max_concurrent_streams,
+        ready_file=args.ready_file,
+    )
+    asyncio.run(app.serve(config))
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    problems = app.validate(tuple(args.paths))
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print("all valid")
+    return 1 if problems else 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    options = Options(listener_address=args.listener_address)
+    sys.stdout.write(app.render_files(tuple(args.paths), args.output, args.explain, options))
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    checks = app.verify(args.admin, tuple(args.paths))
+    for check in checks:
+        print(check)
+    failed = sum(not c.ok for c in checks)
+    print(f"{len(checks) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from xdscp import demo  # needs the demo extra (Envoy, httpbin), not the server
+
+    return demo.run(args.root, args.once)
+
+
+def _add_serve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", type=Path, help="YAML files or directories")
+    parser.add_argument("--xds-address", default="0.0.0.0:18000", help="gRPC ADS address")
+    parser.add_argument("--admin-host", default="127.0.0.1", help="admin HTTP host")
+    parser.add_argument("--admin-port", type=int, default=9901, help="admin HTTP port (0: any)")
+    parser.add_argument("--listener-address", default="0.0.0.0", help="Gateway listeners bind")
+    parser.add_argument("--max-message-bytes", type=int, default=app.DEFAULT_MAX_MESSAGE_BYTES)
+    parser.add_argument("--max-concurrent-streams", type=int, default=0, help="0: no limit")
+    parser.add_argument("--ready-file", type=Path, help="write bound ports here as JSON")
+
+
+def _add_validate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", type=Path)
+
+
+def _add_render(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", type=Path)
+    parser.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    parser.add_argument("--explain", action="store_true", help="add policy status and provenance")
+    parser.add_argument("--listener-address", default="0.0.0.0")
+
+
+def _add_verify(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", type=Path)
+    parser.add_argument("--admin", default="http://127.0.0.1:19000", help="Envoy's admin URL")
+
+
+def _add_demo(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--once", action="store_true", help="exit after the proof")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="holds policies/, envoy/")
+
+
+Verb = tuple[
+    str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]
+]
+VERBS: tuple[Verb, ...] = (
+    ("serve", "serve xDS to Envoys from YAML files", _add_serve, _serve),
+    ("validate", "check files; exit 1 listing every problem", _add_validate, _validate),
+    ("render", "print the Envoy resources files translate to", _add_render, _render),
+    ("verify", "check a live Envoy's clusters against files", _add_verify, _verify),
+    ("demo", "run the guide with real httpbin, xdscp and Envoy", _add_demo, _demo),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="xdscp", description="A control plane for Envoy.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    for name, summary, add_arguments, run in VERBS:
+        sub = verbs.add_parser(name, help=summary, description=summary)
+        add_arguments(sub)
+        sub.set_defaults(run=run)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

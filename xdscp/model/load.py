@@ -1,0 +1,123 @@
+"""Documents (parsed YAML or Kubernetes JSON) to typed objects, with every problem as data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from xdscp.model.backendconfigpolicy import Backend, BackendConfigPolicy
+from xdscp.model.base import KubeObject
+from xdscp.model.errors import describe
+from xdscp.model.gateway import Gateway, HTTPRoute
+from xdscp.model.problems import Problem
+from xdscp.model.service import EndpointSlice, Service
+
+# Every kind xdscp reads, in one visible list.
+KINDS: tuple[type[KubeObject], ...] = (
+    Service,
+    EndpointSlice,
+    Gateway,
+    HTTPRoute,
+    BackendConfigPolicy,
+    Backend,
+)
+_BY_GROUP_KIND = {(k.GROUP, k.KIND): k for k in KINDS}
+
+ObjectKey = tuple[str, str, str]  # (kind, namespace, name)
+
+
+@dataclass(frozen=True)
+class Document:
+    source: str  # where it came from, for messages: a file path, or "kubernetes"
+    body: Any
+
+
+@dataclass
+class Loaded:
+    objects: dict[ObjectKey, KubeObject] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def object_key(obj: KubeObject) -> ObjectKey:
+    return (obj.KIND, obj.metadata.namespace, obj.metadata.name)
+
+
+def load(docs: Iterable[Document], previous: Mapping[ObjectKey, KubeObject]) -> Loaded:
+    """Validate each document; an invalid one keeps the previous good version of its object.
+
+    Kinds xdscp does not read (a Deployment beside the Service) are skipped without a word.
+    """
+    loaded = Loaded()
+    for doc in docs:
+        for body in _items(doc.body):
+            _load_one(Document(doc.source, body), previous, loaded)
+    return loaded
+
+
+def _items(body: Any) -> Iterable[Any]:
+    # `kubectl get -o yaml` writes a List; accept what users paste from it.
+    if (
+        isinstance(body, dict)
+        and body.get("kind") == "List"
+        and isinstance(body.get("items"), list)
+    ):
+        items: list[Any] = body["items"]
+        return items
+    return [body]
+
+
+def _load_one(doc: Document, previous: Mapping[ObjectKey, KubeObject], out: Loaded) -> None:
+    body = doc.body
+    if body is None:  # an empty document between two `---`
+        return
+    if not isinstance(body, dict):
+        out.problems.append(Problem(doc.source, "", "", "", "", "a document must be a mapping"))
+        return
+    kind, namespace, name = _identity(body)
+
+    def problem(field_path: str, message: str) -> Problem:
+        return Problem(doc.source, kind, namespace, name, field_path, message)
+
+    api_version = body.get("apiVersion")
+    if not isinstance(api_version, str) or not isinstance(body.get("kind"), str):
+        out.problems.append(problem("", "apiVersion and kind must be set"))
+        return
+    group, _, version = api_version.rpartition("/")
+    cls = _BY_GROUP_KIND.get((group, kind))
+    if cls is None:
+        return
+    if version not in cls.VERSIONS:
+        out.problems.append(
+            problem("apiVersion", f"{api_version} is not served; use {_api_version(cls)}")
+        )
+        return
+    key = (kind, namespace, name)
+    try:
+        obj = cls.model_validate(body)
+    except ValidationError as err:
+        out.problems.extend(problem(path, message) for path, message in describe(err))
+        if key in previous:
+            out.objects[key] = previous[key]
+        return
+    if key in out.objects:
+        out.problems.append(problem("metadata.name", "duplicate: defined more than once"))
+        return
+    out.objects[key] = obj
+
+
+def _identity(body: dict[str, Any]) -> ObjectKey:
+    meta = body.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    kind, namespace, name = body.get("kind"), meta.get("namespace"), meta.get("name")
+    return (
+        kind if isinstance(kind, str) else "",
+        namespace if isinstance(namespace, str) else "default",
+        name if isinstance(name, str) else "",
+    )
+
+
+def _api_version(cls: type[KubeObject]) -> str:
+    return f"{cls.GROUP}/{cls.VERSIONS[0]}" if cls.GROUP else cls.VERSIONS[0]

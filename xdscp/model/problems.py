@@ -1,0 +1,26 @@
+"""Problems travel as data: the edges decide whether to print, log or write status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with one object, named the way `kubectl apply` names it."""
+
+    source: str  # a file path, or "kubernetes"
+    kind: str
+    namespace: str
+    name: str
+    field: str  # the field path, e.g. spec.tcpKeepalive.keepAliveTime; "" for the whole object
+    message: str
+
+    @property
+    def object(self) -> str:
+        ref = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {ref}" if self.kind else ref
+
+    def __str__(self) -> str:
+        where = f"{self.field}: " if self.field else ""
+        return f"{self.source}: {self.object}: {where}{self.message}"

@@ -1,0 +1,41 @@
+"""The validated input of one translation: every object, by kind, keyed by (namespace, name)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from xdscp.model.backendconfigpolicy import Backend, BackendConfigPolicy
+from xdscp.model.base import KubeObject
+from xdscp.model.gateway import Gateway, HTTPRoute
+from xdscp.model.service import EndpointSlice, Service
+
+Key = tuple[str, str]
+T = TypeVar("T", bound=KubeObject)
+
+
+def _by_key(objects: Iterable[KubeObject], kind: type[T]) -> dict[Key, T]:
+    return dict(sorted((o.key, o) for o in objects if isinstance(o, kind)))
+
+
+@dataclass(frozen=True)
+class Resources:
+    services: Mapping[Key, Service] = field(default_factory=dict)
+    endpoint_slices: Mapping[Key, EndpointSlice] = field(default_factory=dict)
+    gateways: Mapping[Key, Gateway] = field(default_factory=dict)
+    http_routes: Mapping[Key, HTTPRoute] = field(default_factory=dict)
+    policies: Mapping[Key, BackendConfigPolicy] = field(default_factory=dict)
+    backends: Mapping[Key, Backend] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, objects: Iterable[KubeObject]) -> Resources:
+        objects = list(objects)
+        return cls(
+            services=_by_key(objects, Service),
+            endpoint_slices=_by_key(objects, EndpointSlice),
+            gateways=_by_key(objects, Gateway),
+            http_routes=_by_key(objects, HTTPRoute),
+            policies=_by_key(objects, BackendConfigPolicy),
+            backends=_by_key(objects, Backend),
+        )

@@ -1,0 +1,70 @@
+"""Service and EndpointSlice: the backends a cluster is made of."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from xdscp.model.base import KubeObject, Lenient
+
+# Port names and appProtocols that mean the upstream speaks HTTP/2 (as kgateway decides it).
+HTTP2_PROTOCOLS = frozenset({"http2", "grpc", "grpc-web", "kubernetes.io/h2c"})
+
+
+class ServicePort(Lenient):
+    name: str = ""
+    port: int = Field(ge=1, le=65535)
+    target_port: int | str | None = None
+    protocol: str = "TCP"
+    app_protocol: str | None = None
+
+    @property
+    def speaks_http2(self) -> bool:
+        protocol = self.app_protocol if self.app_protocol is not None else self.name
+        return protocol.lower() in HTTP2_PROTOCOLS
+
+
+class ServiceSpec(Lenient):
+    ports: tuple[ServicePort, ...] = ()
+
+
+class Service(KubeObject):
+    GROUP = ""
+    KIND = "Service"
+
+    spec: ServiceSpec = ServiceSpec()
+
+
+class EndpointPort(Lenient):
+    name: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    protocol: str = "TCP"
+
+
+class EndpointConditions(Lenient):
+    ready: bool | None = None
+
+
+class Endpoint(Lenient):
+    addresses: tuple[str, ...] = Field(min_length=1)
+    conditions: EndpointConditions = EndpointConditions()
+
+    @property
+    def ready(self) -> bool:
+        # Kubernetes: an unknown readiness is to be read as ready.
+        return self.conditions.ready is not False
+
+
+class EndpointSlice(KubeObject):
+    GROUP = "discovery.k8s.io"
+    KIND = "EndpointSlice"
+    SERVICE_LABEL: ClassVar[str] = "kubernetes.io/service-name"
+
+    address_type: str = "IPv4"
+    endpoints: tuple[Endpoint, ...] = ()
+    ports: tuple[EndpointPort, ...] = ()
+
+    @property
+    def service_name(self) -> str | None:
+        return self.metadata.labels.get(self.SERVICE_LABEL)

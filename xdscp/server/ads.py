@@ -1,0 +1,159 @@
+"""The AggregatedDiscoveryService over grpc.aio: one task per stream, fed by requests and
+by the cache's wake-ups, answering with bytes serialized once per snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import grpc
+from envoy.service.discovery.v3 import discovery_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from xdscp.cache import SnapshotCache
+from xdscp.server.delta import DeltaStream
+from xdscp.server.fleet import Fleet, StreamStatus
+from xdscp.server.metrics import Metrics
+from xdscp.server.sotw import SotwStream
+from xdscp.server.stream import Request, Variant
+
+log = logging.getLogger("xdscp.server")
+SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService"
+# A delta reconnect of an Envoy holding 10,000 clusters names all their versions: ~1 MiB;
+# gRPC's 4 MiB default is near for larger fleets, so allow far more.
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+class _Changed:
+    """The cache's wake-up, queued at most once until the stream handles it."""
+
+
+_CHANGED = _Changed()
+_END = None
+
+
+class AdsServicer:
+    def __init__(self, cache: SnapshotCache, fleet: Fleet, metrics: Metrics) -> None:
+        self.cache = cache
+        self.fleet = fleet
+        self.metrics = metrics
+
+    async def sotw(
+        self, requests: AsyncIterator[Request], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bytes]:
+        # grpc.aio streams responses only from a handler that is itself an async generator.
+        async for response in self._serve(requests, context, "sotw", SotwStream):
+            yield response
+
+    async def delta(
+        self, requests: AsyncIterator[Request], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bytes]:
+        # grpc.aio streams responses only from a handler that is itself an async generator.
+        async for response in self._serve(requests, context, "delta", DeltaStream):
+            yield response
+
+    async def _serve(
+        self,
+        requests: AsyncIterator[Request],
+        context: grpc.aio.ServicerContext,
+        variant: str,
+        make: Callable[[StreamStatus, Metrics], Variant],
+    ) -> AsyncIterator[bytes]:
+        status = self.fleet.open(variant, context.peer())
+        stream = make(status, self.metrics)
+        events: asyncio.Queue[Request | _Changed | None] = asyncio.Queue()
+        reader = asyncio.create_task(_read(requests, events))
+        wake_pending = False
+        group = ""
+
+        def wakeup() -> None:
+            nonlocal wake_pending
+            if not wake_pending:
+                wake_pending = True
+                events.put_nowait(_CHANGED)
+
+        cancel_watch: Callable[[], None] | None = None
+        self.metrics.streams.labels(variant).inc()
+        try:
+            while (event := await events.get()) is not _END:
+                if isinstance(event, _Changed):
+                    wake_pending = False
+                    snapshot = self.cache.get(group)
+                    responses = stream.on_snapshot(snapshot) if snapshot else []
+                else:
+                    if cancel_watch is None:
+                        group = self.cache.group_of(event.node)
+                        cancel_watch = self.cache.watch(group, wakeup)
+                        log.info(
+                            "node=%s stream=%d %s stream opened from %s",
+                            event.node.id,
+                            status.stream,
+                            variant,
+                            status.peer,
+                        )
+                    responses = stream.on_request(event, self.cache.get(group))
+                for response in responses:
+                    yield response
+            await reader  # re-raises what ended the stream, if it was an error
+        finally:
+            reader.cancel()
+            if cancel_watch:
+                cancel_watch()
+            self.fleet.close(status)
+            self.metrics.streams.labels(variant).dec()
+            log.info("node=%s stream=%d %s stream closed", status.node_id, status.stream, variant)
+
+
+async def _read(
+    requests: AsyncIterator[Request], events: asyncio.Queue[Request | _Changed | None]
+) -> None:
+    try:
+        async for request in requests:
+            events.put_nowait(request)
+    finally:
+        events.put_nowait(_END)
+
+
+async def start_server(
+    servicer: AdsServicer,
+    address: str,
+    *,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    max_concurrent_streams: int = 0,
+) -> tuple[grpc.aio.Server, int]:
+    """The gRPC server with ADS (both variants) and gRPC health checking, started; and its port."""
+    options = [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.keepalive_permit_without_calls", 1),
+    ]
+    if max_concurrent_streams:
+        options.append(("grpc.max_concurrent_streams", max_concurrent_streams))
+    server = grpc.aio.server(options=options)
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                SERVICE,
+                {
+                    "StreamAggregatedResources": grpc.stream_stream_rpc_method_handler(
+                        servicer.sotw,
+                        request_deserializer=discovery_pb2.DiscoveryRequest.FromString,
+                        response_serializer=bytes,
+                    ),
+                    "DeltaAggregatedResources": grpc.stream_stream_rpc_method_handler(
+                        servicer.delta,
+                        request_deserializer=discovery_pb2.DeltaDiscoveryRequest.FromString,
+                        response_serializer=bytes,
+                    ),
+                },
+            )
+        ]
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    port = server.add_insecure_port(address)
+    await server.start()
+    await health_servicer.set(SERVICE, health_pb2.HealthCheckResponse.SERVING)
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    return server, port

@@ -1,0 +1,136 @@
+"""Incremental (delta) xDS: only what changed, each resource with its own version."""
+
+from __future__ import annotations
+
+import itertools
+
+from envoy.service.discovery.v3 import discovery_pb2
+
+from xdscp import wire
+from xdscp.server.fleet import StreamStatus
+from xdscp.server.metrics import Metrics
+from xdscp.server.stream import WILDCARD, WILDCARD_BY_DEFAULT, Request, StreamBase, Subscription
+from xdscp.snapshot import TYPES, Resource, Snapshot
+
+
+class DeltaStream(StreamBase):
+    variant = "delta"
+
+    def __init__(self, status: StreamStatus, metrics: Metrics) -> None:
+        super().__init__(status, metrics)
+        self._nonces = itertools.count(1)
+
+    def on_request(self, request: Request, snapshot: Snapshot | None) -> list[bytes]:
+        if not self.accept_type(request):
+            return []
+        assert isinstance(request, discovery_pb2.DeltaDiscoveryRequest)
+        type_url = request.type_url
+        subscription = self.subscriptions.get(type_url)
+        subscribe = set(request.resource_names_subscribe)
+        unsubscribe = set(request.resource_names_unsubscribe)
+        first = subscription is None
+        if subscription is None:
+            subscription = self.subscriptions[type_url] = Subscription(
+                known=dict(request.initial_resource_versions),
+                wildcard=not subscribe and type_url in WILDCARD_BY_DEFAULT,
+            )
+        # Subscription changes count even on a request whose nonce is stale.
+        if WILDCARD in subscribe:
+            subscription.wildcard = True
+        if WILDCARD in unsubscribe:
+            subscription.wildcard = False
+        subscription.names = (subscription.names | subscribe) - unsubscribe - {WILDCARD}
+        for name in unsubscribe:
+            subscription.known.pop(name, None)
+        self._answer(type_url, subscription, request)
+        responses = self._respond(type_url, subscription, snapshot, updates=True, removals=True)
+        if (
+            first
+            and not responses
+            and snapshot is not None
+            and not request.initial_resource_versions
+        ):
+            # A new client waits for a first answer, even an empty one, before it is ready.
+            responses = [self._response(type_url, subscription, snapshot, [], [])]
+        return responses
+
+    def on_snapshot(self, snapshot: Snapshot) -> list[bytes]:
+        """Additions and updates in push order, then removals in the reverse order."""
+        responses = []
+        for type_url in TYPES:
+            if type_url in self.subscriptions:
+                sub = self.subscriptions[type_url]
+                responses += self._respond(type_url, sub, snapshot, updates=True, removals=False)
+        for type_url in reversed(TYPES):
+            if type_url in self.subscriptions:
+                sub = self.subscriptions[type_url]
+                responses += self._respond(type_url, sub, snapshot, updates=False, removals=True)
+        return responses
+
+    def _answer(
+        self,
+        type_url: str,
+        subscription: Subscription,
+        request: discovery_pb2.DeltaDiscoveryRequest,
+    ) -> None:
+        version = subscription.pending.pop(request.response_nonce, None)
+        if version is None:
+            return  # the first request, or a stale nonce
+        if request.HasField("error_detail"):
+            # The client kept its old resources; they are not resent until they change again.
+            self.record_nack(type_url, version, request.error_detail.message)
+        else:
+            self.record_ack(type_url, subscription, version)
+
+    def _respond(
+        self,
+        type_url: str,
+        subscription: Subscription,
+        snapshot: Snapshot | None,
+        *,
+        updates: bool,
+        removals: bool,
+    ) -> list[bytes]:
+        if snapshot is None:
+            return []
+        table = snapshot.resources[type_url]
+        known = subscription.known
+        changed: list[Resource] = []
+        removed: list[str] = []
+        if updates:
+            scope = (
+                table.keys() | subscription.names if subscription.wildcard else subscription.names
+            )
+            changed = [
+                table[name]
+                for name in sorted(scope)
+                if name in table and known.get(name) != table[name].version
+            ]
+        if removals:
+            # A wildcard client is told of what it holds and is gone; a client that named a
+            # resource is told once that it does not exist, so it stops waiting for it.
+            candidates = known.keys() if subscription.wildcard else subscription.names
+            removed = sorted(n for n in candidates if n not in table and known.get(n) != "")
+        if not changed and not removed:
+            return []
+        return [self._response(type_url, subscription, snapshot, changed, removed)]
+
+    def _response(
+        self,
+        type_url: str,
+        subscription: Subscription,
+        snapshot: Snapshot,
+        changed: list[Resource],
+        removed: list[str],
+    ) -> bytes:
+        for resource in changed:
+            subscription.known[resource.name] = resource.version
+        for name in removed:
+            subscription.known[name] = ""
+        nonce = f"{self.status.stream}-{next(self._nonces)}"
+        version = snapshot.versions[type_url]
+        subscription.pending[nonce] = version
+        self.record_sent(type_url, subscription, nonce, version)
+        return wire.delta_discovery_response(
+            version, (r.delta for r in changed), type_url, removed, nonce
+        )

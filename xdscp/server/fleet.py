@@ -1,0 +1,58 @@
+"""What each connected Envoy has: per stream and type, the version ACKed, in flight, NACKed.
+
+This is what `xdscp status` prints and the admin endpoint serves, like istioctl proxy-status.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from xdscp.snapshot import SHORT_NAMES
+
+
+@dataclass
+class TypeStatus:
+    acked: str = ""
+    in_flight: str = ""
+    nacked: str = ""
+    error: str = ""
+    responses: int = 0
+    acks: int = 0
+    nacks: int = 0
+
+
+@dataclass
+class StreamStatus:
+    stream: int
+    variant: str  # "sotw" or "delta"
+    peer: str
+    connected_at: float = field(default_factory=time.time)
+    node_id: str = ""
+    node_cluster: str = ""
+    types: dict[str, TypeStatus] = field(default_factory=dict)
+
+    def of(self, type_url: str) -> TypeStatus:
+        return self.types.setdefault(SHORT_NAMES.get(type_url, type_url), TypeStatus())
+
+
+class Fleet:
+    def __init__(self) -> None:
+        self._streams: dict[int, StreamStatus] = {}
+        self._ids = itertools.count(1)
+
+    def open(self, variant: str, peer: str) -> StreamStatus:
+        status = StreamStatus(next(self._ids), variant, peer)
+        self._streams[status.stream] = status
+        return status
+
+    def close(self, status: StreamStatus) -> None:
+        self._streams.pop(status.stream, None)
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [asdict(s) for s in sorted(self._streams.values(), key=lambda s: s.stream)]
+
+    def count(self, variant: str) -> int:
+        return sum(1 for s in self._streams.values() if s.variant == variant)

@@ -1,0 +1,38 @@
+"""Prometheus metrics for the server, in a registry of their own (nothing global at import)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.streams = Gauge(
+            "xdscp_streams_open", "ADS streams open", ["variant"], registry=self.registry
+        )
+        self.responses = Counter(
+            "xdscp_responses", "xDS responses sent", ["variant", "type"], registry=self.registry
+        )
+        self.acks = Counter("xdscp_acks", "ACKs received", ["type"], registry=self.registry)
+        self.nacks = Counter("xdscp_nacks", "NACKs received", ["type"], registry=self.registry)
+        self.rejected = Counter(
+            "xdscp_requests_rejected",
+            "Requests refused (unknown type URL, malformed)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.snapshot_build = Histogram(
+            "xdscp_snapshot_build_seconds",
+            "Time from a model change to a new snapshot in the cache",
+            registry=self.registry,
+        )
+        self.push_latency = Histogram(
+            "xdscp_push_ack_seconds",
+            "Time from sending a response to its ACK",
+            ["type"],
+            registry=self.registry,
+        )
+        self.snapshot_version = Gauge(
+            "xdscp_snapshot_info", "Current snapshot", ["version"], registry=self.registry
+        )

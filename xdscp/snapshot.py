@@ -1,0 +1,126 @@
+"""A versioned, serialized-once set of Envoy resources: what every stream is served from.
+
+Versions come from content only, so the same input gives the same versions, also after a
+restart, and a reconnecting Envoy is told nothing it does not already have.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+from google.protobuf.message import Message
+
+from xdscp import wire
+from xdscp.translate import Translation
+
+CLUSTER = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+ENDPOINT = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener"
+ROUTE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+# The order in which a change is pushed: a cluster before its endpoints, a listener before its
+# routes (removals go the other way round).
+TYPES = (CLUSTER, ENDPOINT, LISTENER, ROUTE)
+SHORT_NAMES = {CLUSTER: "cds", ENDPOINT: "eds", LISTENER: "lds", ROUTE: "rds"}
+
+
+def digest(*parts: bytes) -> str:
+    return hashlib.blake2b(b"\0".join(parts), digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True, eq=False)
+class Resource:
+    """One resource of one type at one version, with its wire forms built once."""
+
+    type_url: str
+    name: str
+    version: str
+    body: bytes  # deterministic serialization of the Envoy message
+
+    @cached_property
+    def any(self) -> bytes:
+        return wire.any_message(self.type_url, self.body)
+
+    @cached_property
+    def delta(self) -> bytes:
+        return wire.delta_resource(self.name, self.version, self.any)
+
+
+def _version_of(resources: Iterable[Resource]) -> str:
+    return digest(*(f"{r.name}={r.version}".encode() for r in resources))
+
+
+class Snapshot:
+    """Resources by type and name. Immutable once built; responses are memoized per snapshot."""
+
+    def __init__(self, resources: Mapping[str, Mapping[str, Resource]]) -> None:
+        self.resources = {t: dict(sorted(resources.get(t, {}).items())) for t in TYPES}
+        self._responses: dict[tuple[str, frozenset[str] | None], tuple[str, bytes]] = {}
+
+    @cached_property
+    def versions(self) -> dict[str, str]:
+        return {t: _version_of(self.resources[t].values()) for t in TYPES}
+
+    @cached_property
+    def version(self) -> str:
+        return digest(*(v.encode() for v in self.versions.values()))
+
+    def sotw(self, type_url: str, names: frozenset[str] | None) -> tuple[str, bytes]:
+        """(version, DiscoveryResponse) for all resources (None) or those named.
+
+        Names that do not exist are left out; the version covers exactly what is sent. The
+        nonce is the version: one stream never gets the same version of a type twice in a row,
+        so it is fresh where it must be, and every stream shares the same serialized bytes.
+        """
+        key = (type_url, names)
+        cached = self._responses.get(key)
+        if cached is None:
+            table = self.resources[type_url]
+            chosen = (
+                list(table.values())
+                if names is None
+                else [table[n] for n in sorted(names) if n in table]
+            )
+            version = self.versions[type_url] if names is None else _version_of(chosen)
+            body = wire.discovery_response(version, (r.any for r in chosen), type_url)
+            cached = (version, wire.with_nonce(body, version))
+            self._responses[key] = cached
+        return cached
+
+    @classmethod
+    def build(cls, translation: Translation, previous: Snapshot | None = None) -> Snapshot:
+        """Serialize every resource; a resource whose bytes did not change is reused as is.
+
+        A ClusterLoadAssignment's version also covers its cluster's: Envoy warms a changed
+        cluster until it gets its endpoints again, so they must look new to it.
+        """
+        old = previous.resources if previous else {}
+
+        def resources(
+            type_url: str, messages: Mapping[str, Message], parents: Mapping[str, Resource]
+        ) -> dict[str, Resource]:
+            out = {}
+            before = old.get(type_url, {})
+            for name, message in messages.items():
+                body = message.SerializeToString(deterministic=True)
+                parent = parents.get(name)
+                version = digest(body, parent.version.encode()) if parent else digest(body)
+                reused = before.get(name)
+                out[name] = (
+                    reused
+                    if reused is not None and reused.version == version
+                    else Resource(type_url, name, version, body)
+                )
+            return out
+
+        clusters = resources(CLUSTER, translation.clusters, {})
+        return cls(
+            {
+                CLUSTER: clusters,
+                ENDPOINT: resources(ENDPOINT, translation.load_assignments, clusters),
+                LISTENER: resources(LISTENER, translation.listeners, {}),
+                ROUTE: resources(ROUTE, translation.routes, {}),
+            }
+        )

@@ -1,0 +1,103 @@
+"""Objects from a directory (or files) of multi-document YAML, reloaded on every change.
+
+A file that fails to parse keeps its last good objects; an object that fails validation keeps
+its last good version. Either way the problem is reported and nothing already served is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from watchfiles import awatch
+
+from xdscp.model.base import KubeObject
+from xdscp.model.load import Document, ObjectKey, load
+from xdscp.model.problems import Problem
+from xdscp.model.resources import Resources
+from xdscp.sources import Update
+
+log = logging.getLogger("xdscp.sources.files")
+SUFFIXES = (".yaml", ".yml", ".json")
+MAX_FILE_BYTES = 16 * 1024 * 1024
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass
+class _File:
+    content: bytes = b""
+    objects: dict[ObjectKey, KubeObject] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+class FileSource:
+    def __init__(self, paths: Iterable[Path]) -> None:
+        self.paths = tuple(paths)
+        self._files: dict[Path, _File] = {}
+
+    def load(self) -> Update:
+        """Read every file (unchanged ones are not parsed again) into one consistent view."""
+        files = sorted(self._discover())
+        self._files = {path: self._read(path, self._files.get(path, _File())) for path in files}
+        objects: dict[ObjectKey, KubeObject] = {}
+        origin: dict[ObjectKey, Path] = {}
+        problems: list[Problem] = []
+        for path, loaded in self._files.items():
+            problems.extend(loaded.problems)
+            for key, obj in loaded.objects.items():
+                if key in objects:
+                    problems.append(
+                        Problem(
+                            str(path), *key, "metadata.name", f"duplicate: also in {origin[key]}"
+                        )
+                    )
+                    continue
+                objects[key], origin[key] = obj, path
+        return Update(Resources.of(objects.values()), tuple(problems))
+
+    async def updates(self, debounce_ms: int = 20) -> AsyncIterator[Update]:
+        """The current view, then a new one after every change on disk."""
+        yield self.load()
+        watched = [p for p in self.paths if p.exists()]
+        async for _ in awatch(*watched, debounce=debounce_ms, step=5, recursive=True):
+            yield self.load()
+
+    def _discover(self) -> Iterable[Path]:
+        for path in self.paths:
+            if path.is_dir():
+                yield from (p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+            elif path.exists():
+                yield path
+
+    def _read(self, path: Path, previous: _File) -> _File:
+        try:
+            content = path.read_bytes()
+        except OSError as err:  # removed or unreadable between listing and reading
+            return _File(previous.content, previous.objects, [_file_problem(path, str(err))])
+        if content == previous.content:
+            return previous
+        if len(content) > MAX_FILE_BYTES:
+            message = f"file is larger than {MAX_FILE_BYTES} bytes; keeping its last good objects"
+            return _File(content, previous.objects, [_file_problem(path, message)])
+        try:
+            bodies = list(yaml.load_all(content, Loader=_Loader))
+        except yaml.YAMLError as err:
+            message = f"invalid YAML ({_where(err)}); keeping its last good objects"
+            return _File(content, previous.objects, [_file_problem(path, message)])
+        loaded = load((Document(str(path), body) for body in bodies), previous.objects)
+        return _File(content, loaded.objects, loaded.problems)
+
+
+def _file_problem(path: Path, message: str) -> Problem:
+    return Problem(str(path), "", "", "", "", message)
+
+
+def _where(err: yaml.YAMLError) -> str:
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err)
+    if mark is None:
+        return problem
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"

@@ -1,0 +1,98 @@
+"""Pure translation: validated resources in, Envoy resources and policy status out.
+
+Same input, same output, byte for byte: everything is iterated in sorted order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from envoy.config.cluster.v3 import cluster_pb2
+from envoy.config.endpoint.v3 import endpoint_pb2
+from envoy.config.listener.v3 import listener_pb2
+from envoy.config.route.v3 import route_pb2
+from pydantic.alias_generators import to_camel
+
+from xdscp.model.problems import Problem
+from xdscp.model.resources import Key, Resources
+from xdscp.model.service import EndpointSlice
+from xdscp.status import FieldOrigin, PolicyStatus
+from xdscp.translate.attachment import Attachment, Target, attach
+from xdscp.translate.clusters import apply_policies, backend_cluster, service_clusters
+from xdscp.translate.endpoints import load_assignment
+from xdscp.translate.gateway import translate_gateways
+from xdscp.translate.report import policy_statuses
+
+
+@dataclass(frozen=True)
+class Options:
+    # Where Gateway listeners bind. kgateway binds every address; tests and the demo use loopback.
+    listener_address: str = "0.0.0.0"
+
+
+@dataclass
+class Translation:
+    clusters: dict[str, cluster_pb2.Cluster] = field(default_factory=dict)
+    load_assignments: dict[str, endpoint_pb2.ClusterLoadAssignment] = field(default_factory=dict)
+    listeners: dict[str, listener_pb2.Listener] = field(default_factory=dict)
+    routes: dict[str, route_pb2.RouteConfiguration] = field(default_factory=dict)
+    statuses: list[PolicyStatus] = field(default_factory=list)
+    origins: list[FieldOrigin] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def translate(resources: Resources, options: Options = Options()) -> Translation:
+    out = Translation()
+    attachments, targets_of = attach(resources)
+    warnings: dict[tuple[Target, Key], set[str]] = defaultdict(set)
+    slices = _slices_by_service(resources)
+
+    def configure(cluster: cluster_pb2.Cluster, target: Target, http2: bool) -> None:
+        attachment = attachments.get(target)
+        for spec_field, warning in apply_policies(cluster, attachment, http2):
+            warnings[(target, _winner(attachment, spec_field))].add(f"{spec_field}: {warning}")
+        out.clusters[cluster.name] = cluster
+        out.origins.extend(_origins(cluster.name, attachment))
+
+    for key, service in resources.services.items():
+        for port, cluster in service_clusters(service):
+            configure(cluster, Target("", "Service", *key), port.speaks_http2)
+            out.load_assignments[cluster.name] = load_assignment(
+                cluster.name, port, slices.get(key, ())
+            )
+    for key, backend in resources.backends.items():
+        configure(backend_cluster(backend), Target("gateway.kgateway.dev", "Backend", *key), False)
+
+    gateways = translate_gateways(resources, options.listener_address)
+    out.listeners, out.routes, out.problems = gateways.listeners, gateways.routes, gateways.problems
+    out.statuses = policy_statuses(resources, attachments, targets_of, warnings)
+    return out
+
+
+def _slices_by_service(resources: Resources) -> dict[Key, list[EndpointSlice]]:
+    slices: dict[Key, list[EndpointSlice]] = defaultdict(list)
+    for (namespace, _), endpoint_slice in resources.endpoint_slices.items():
+        if endpoint_slice.service_name:
+            slices[(namespace, endpoint_slice.service_name)].append(endpoint_slice)
+    return slices
+
+
+def _winner(attachment: Attachment | None, spec_field: str) -> Key:
+    assert attachment is not None  # a warning comes only from an applied setting
+    return next(s.policy for s in attachment.settings if s.field == spec_field)
+
+
+def _origins(cluster: str, attachment: Attachment | None) -> list[FieldOrigin]:
+    return [
+        FieldOrigin(
+            cluster,
+            to_camel(s.field),
+            "/".join(s.policy),
+            tuple("/".join(k) for k in s.overridden),
+        )
+        for s in (attachment.settings if attachment else ())
+    ]
+
+
+__all__ = ["Options", "Translation", "translate"]
