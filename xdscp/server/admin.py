@@ -14,9 +14,14 @@ Provider = Callable[[], dict[str, Any]]
 
 
 async def start_admin(
-    host: str, port: int, *, status: Provider, policies: Provider, ready: Callable[[], bool],
+    host: str,
+    port: int,
+    *,
+    status: Provider,
+    policies: Provider,
+    ready: Callable[[], bool],
     metrics: Metrics,
-) -> tuple[web.AppRunner, int]:  # fmt: skip
+) -> tuple[web.AppRunner, int]:
     """Serve /healthz, /readyz, /status, /policies and /metrics; returns the runner and port."""
 
     async def healthz(_: web.Request) -> web.Response:

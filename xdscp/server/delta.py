@@ -44,14 +44,13 @@ class DeltaStream(StreamBase):
             subscription.known.pop(name, None)
         self._answer(type_url, subscription, request)
         responses = self._respond(type_url, subscription, snapshot, updates=True, removals=True)
-        if (
-            first
-            and not responses
-            and snapshot is not None
-            and not request.initial_resource_versions
-        ):
-            # A new client waits for a first answer, even an empty one, before it is ready.
-            responses = [self._response(type_url, subscription, snapshot, [], [])]
+        if first and not responses and snapshot is not None:
+            if request.initial_resource_versions:
+                # A reconnecting client that holds everything current is in sync as it is.
+                self.status.of(type_url).acked = snapshot.versions[type_url]
+            else:
+                # A new client waits for a first answer, even an empty one, before it is ready.
+                responses = [self._response(type_url, subscription, snapshot, [], [])]
         return responses
 
     def on_snapshot(self, snapshot: Snapshot) -> list[bytes]:

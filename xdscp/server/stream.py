@@ -70,9 +70,11 @@ class StreamBase:
             self._unknown_types.add(request.type_url)
             log.warning(
                 "node=%s stream=%d: type %r is not served (serving %s); request ignored",
-                self.status.node_id, self.status.stream, request.type_url,
+                self.status.node_id,
+                self.status.stream,
+                request.type_url,
                 ", ".join(SHORT_NAMES.values()),
-            )  # fmt: skip
+            )
         return False
 
     def record_ack(self, type_url: str, subscription: Subscription, version: str) -> None:
@@ -91,8 +93,12 @@ class StreamBase:
         self.metrics.nacks.labels(SHORT_NAMES[type_url]).inc()
         log.error(
             "node=%s stream=%d type=%s version=%s NACK: %s",
-            self.status.node_id, self.status.stream, SHORT_NAMES[type_url], version, error,
-        )  # fmt: skip
+            self.status.node_id,
+            self.status.stream,
+            SHORT_NAMES[type_url],
+            version,
+            error,
+        )
 
     def record_sent(
         self, type_url: str, subscription: Subscription, nonce: str, version: str
@@ -103,5 +109,9 @@ class StreamBase:
         self.metrics.responses.labels(self.variant, SHORT_NAMES[type_url]).inc()
         log.debug(
             "node=%s stream=%d type=%s version=%s nonce=%s sent",
-            self.status.node_id, self.status.stream, SHORT_NAMES[type_url], version, nonce,
-        )  # fmt: skip
+            self.status.node_id,
+            self.status.stream,
+            SHORT_NAMES[type_url],
+            version,
+            nonce,
+        )

@@ -34,9 +34,15 @@ def _ancestor(
         accepted: Accepted, accepted_message: str, attached: Attached, attached_message: str
     ) -> AncestorStatus:
         return AncestorStatus(
-            target.group, target.kind, target.namespace, target.name,
-            accepted, accepted_message, attached, attached_message,
-        )  # fmt: skip
+            target.group,
+            target.kind,
+            target.namespace,
+            target.name,
+            accepted,
+            accepted_message,
+            attached,
+            attached_message,
+        )
 
     if attachment is None:
         return status(
