@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xdscp import render
+from xdscp import render, statustable
 from xdscp.cache import SnapshotCache
 from xdscp.pipeline import Pipeline
 from xdscp.server.admin import start_admin
@@ -116,6 +116,11 @@ def envoy_clusters(admin: str) -> dict[str, dict[str, Any]]:
             clusters = [c["cluster"] for c in section.get("dynamic_active_clusters", [])]
             return {c["name"]: {k: v for k, v in c.items() if k != "@type"} for c in clusters}
     return {}
+
+
+def status_table(admin: str) -> str:
+    with urllib.request.urlopen(f"{admin}/status", timeout=10) as response:
+        return statustable.table(json.load(response))
 
 
 def render_files(paths: tuple[Path, ...], output: str, explain: bool, options: Options) -> str:

@@ -52,6 +52,11 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    sys.stdout.write(app.status_table(args.admin))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from xdscp import demo  # needs the demo extra (Envoy, httpbin), not the server
 
@@ -85,6 +90,10 @@ def _add_verify(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--admin", default="http://127.0.0.1:19000", help="Envoy's admin URL")
 
 
+def _add_status(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--admin", default="http://127.0.0.1:9901", help="xdscp's admin URL")
+
+
 def _add_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--once", action="store_true", help="exit after the proof")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="holds policies/, envoy/")
@@ -98,6 +107,7 @@ VERBS: tuple[Verb, ...] = (
     ("validate", "check files; exit 1 listing every problem", _add_validate, _validate),
     ("render", "print the Envoy resources files translate to", _add_render, _render),
     ("verify", "check a live Envoy's clusters against files", _add_verify, _verify),
+    ("status", "which Envoy has ACKed which version, per type", _add_status, _status),
     ("demo", "run the guide with real httpbin, xdscp and Envoy", _add_demo, _demo),
 )
 

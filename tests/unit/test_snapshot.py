@@ -1,0 +1,49 @@
+"""Snapshots: same input, same bytes and versions; a changed cluster renews its endpoints."""
+
+from __future__ import annotations
+
+from envoy.config.cluster.v3 import cluster_pb2
+from envoy.service.discovery.v3 import discovery_pb2
+
+from tests.live import ROOT
+from xdscp.app import load
+from xdscp.snapshot import CLUSTER, ENDPOINT, LISTENER, ROUTE, Snapshot
+from xdscp.translate import translate
+
+POLICIES = (ROOT / "policies",)
+
+
+def build() -> Snapshot:
+    return Snapshot.build(translate(load(POLICIES).resources))
+
+
+def test_same_input_gives_same_bytes_and_versions() -> None:
+    one, two = build(), build()
+    assert one.version == two.version
+    for type_url in (CLUSTER, ENDPOINT, LISTENER, ROUTE):
+        assert one.sotw(type_url, None) == two.sotw(type_url, None)
+
+
+def test_sotw_response_parses_and_its_nonce_is_its_version() -> None:
+    version, body = build().sotw(CLUSTER, None)
+    response = discovery_pb2.DiscoveryResponse.FromString(body)
+    assert response.version_info == version == response.nonce
+    assert response.type_url == CLUSTER
+    cluster = cluster_pb2.Cluster()
+    response.resources[0].Unpack(cluster)
+    assert cluster.name == "kube_httpbin_httpbin_8000"
+    assert cluster.upstream_connection_options.tcp_keepalive.keepalive_probes.value == 3
+
+
+def test_changed_cluster_gives_its_endpoints_a_new_version_and_keeps_the_rest() -> None:
+    before = build()
+    translation = translate(load(POLICIES).resources)
+    translation.clusters["kube_httpbin_httpbin_8000"].connect_timeout.seconds = 9
+    after = Snapshot.build(translation, before)
+    name = "kube_httpbin_httpbin_8000"
+    assert after.resources[CLUSTER][name].version != before.resources[CLUSTER][name].version
+    assert after.resources[ENDPOINT][name].body == before.resources[ENDPOINT][name].body
+    assert after.resources[ENDPOINT][name].version != before.resources[ENDPOINT][name].version
+    # Untouched resources are the same objects: serialized once, shared.
+    listener = next(iter(before.resources[LISTENER]))
+    assert after.resources[LISTENER][listener] is before.resources[LISTENER][listener]

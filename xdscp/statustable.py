@@ -1,0 +1,39 @@
+"""`xdscp status`: the admin endpoint's per-node view as a table, like istioctl proxy-status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xdscp.snapshot import SHORT_NAMES
+
+COLUMNS = ("NODE", "CLUSTER", "VARIANT", *(s.upper() for s in SHORT_NAMES.values()))
+
+
+def table(status: dict[str, Any]) -> str:
+    """One row per stream; each type reads SYNCED, STALE (ACKed an older version), NACKED or
+    SENT (awaiting its answer), against the snapshot the server holds now."""
+    rows = [COLUMNS]
+    for stream in status["streams"]:
+        types = stream["types"]
+        rows.append(
+            (
+                stream["node_id"] or "?",
+                stream["node_cluster"] or "?",
+                stream["variant"],
+                *(_state(types.get(short)) for short in SHORT_NAMES.values()),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.append(f"snapshot {status['snapshot']}")
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _state(typed: dict[str, Any] | None) -> str:
+    if typed is None:
+        return "NOT SENT"
+    if typed["in_flight"]:
+        return f"SENT {typed['in_flight'][:8]}"
+    if typed["nacked"] and typed["nacked"] != typed["acked"] and typed["nacks"]:
+        return f"NACKED {typed['nacked'][:8]}"
+    return f"ACKED {typed['acked'][:8]}" if typed["acked"] else "NOT ACKED"
