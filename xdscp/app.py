@@ -17,6 +17,7 @@ from xdscp.cache import SnapshotCache
 from xdscp.pipeline import Pipeline
 from xdscp.server.admin import start_admin
 from xdscp.server.ads import DEFAULT_MAX_MESSAGE_BYTES, AdsServicer, start_server
+from xdscp.server.auth import TlsConfig
 from xdscp.server.fleet import Fleet
 from xdscp.server.metrics import Metrics
 from xdscp.sources import Update
@@ -28,7 +29,9 @@ log = logging.getLogger("xdscp")
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "ServeConfig",
+    "TlsConfig",
     "render_files",
+    "status_table",
     "serve",
     "validate",
     "verify",
@@ -45,6 +48,7 @@ class ServeConfig:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_concurrent_streams: int = 0
     ready_file: Path | None = None  # where to write the bound ports once serving
+    tls: TlsConfig | None = None
 
 
 async def serve(config: ServeConfig) -> None:
@@ -58,6 +62,7 @@ async def serve(config: ServeConfig) -> None:
         config.xds_address,
         max_message_bytes=config.max_message_bytes,
         max_concurrent_streams=config.max_concurrent_streams,
+        tls=config.tls,
     )
     admin, admin_port = await start_admin(
         config.admin_host,

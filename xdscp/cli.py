@@ -23,6 +23,9 @@ def _serve(args: argparse.Namespace) -> int:
         max_message_bytes=args.max_message_bytes,
         max_concurrent_streams=args.max_concurrent_streams,
         ready_file=args.ready_file,
+        tls=app.TlsConfig(args.tls_cert, args.tls_key, args.tls_client_ca)
+        if args.tls_cert and args.tls_key
+        else None,
     )
     asyncio.run(app.serve(config))
     return 0
@@ -72,6 +75,14 @@ def _add_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-message-bytes", type=int, default=app.DEFAULT_MAX_MESSAGE_BYTES)
     parser.add_argument("--max-concurrent-streams", type=int, default=0, help="0: no limit")
     parser.add_argument("--ready-file", type=Path, help="write bound ports here as JSON")
+    parser.add_argument("--tls-cert", type=Path, help="serve xDS over TLS with this certificate")
+    parser.add_argument("--tls-key", type=Path, help="the certificate's private key")
+    parser.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        help="require client certificates from this CA (mutual TLS); a certificate may then "
+        "only request the node id or cluster it names",
+    )
 
 
 def _add_validate(parser: argparse.ArgumentParser) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from .certs import CertPaths, write_certs
+from tests.certs import CertPaths, write_certs
 
 BUILD_DIR = Path(__file__).resolve().parent / "build"
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -12,6 +12,7 @@ from envoy.service.discovery.v3 import discovery_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from xdscp.cache import SnapshotCache
+from xdscp.server.auth import TlsConfig, peer_identities, refusal
 from xdscp.server.delta import DeltaStream
 from xdscp.server.fleet import Fleet, StreamStatus
 from xdscp.server.metrics import Metrics
@@ -83,6 +84,17 @@ class AdsServicer:
                     responses = stream.on_snapshot(snapshot) if snapshot else []
                 else:
                     if cancel_watch is None:
+                        denied = refusal(event.node, peer_identities(context.auth_context()))
+                        if denied:
+                            self.metrics.rejected.labels("permission_denied").inc()
+                            log.warning(
+                                "node=%s stream=%d refused from %s: %s",
+                                event.node.id,
+                                status.stream,
+                                status.peer,
+                                denied,
+                            )
+                            await context.abort(grpc.StatusCode.PERMISSION_DENIED, denied)
                         group = self.cache.group_of(event.node)
                         cancel_watch = self.cache.watch(group, wakeup)
                         log.info(
@@ -121,6 +133,7 @@ async def start_server(
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     max_concurrent_streams: int = 0,
+    tls: TlsConfig | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """The gRPC server with ADS (both variants) and gRPC health checking, started; and its port."""
     options = [
@@ -152,7 +165,11 @@ async def start_server(
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    port = server.add_insecure_port(address)
+    port = (
+        server.add_secure_port(address, tls.credentials())
+        if tls
+        else server.add_insecure_port(address)
+    )
     await server.start()
     await health_servicer.set(SERVICE, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)

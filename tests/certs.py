@@ -1,4 +1,4 @@
-"""Throwaway certificates for a test kube-apiserver, made with the `cryptography` package.
+"""Throwaway certificates for tests (kube-apiserver, xDS over TLS), made with `cryptography`.
 
 Everything is RSA: Python's ssl module and the kubernetes client handle RSA client keys
 everywhere, which is not true of ECDSA on every OpenSSL build.
@@ -149,4 +149,36 @@ def write_certs(directory: Path) -> CertPaths:
         admin_key=_write_key(directory / "admin.key", admin[1]),
         service_account_key=_write_key(directory / "sa.key", service_account_key),
         service_account_pub=service_account_pub,
+    )
+
+
+@dataclass(frozen=True)
+class MtlsPaths:
+    """A CA, a 127.0.0.1 server certificate, and client certificates by common name."""
+
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+    clients: dict[str, tuple[Path, Path]]  # common name -> (cert, key)
+
+
+def write_mtls(directory: Path, client_names: list[str]) -> MtlsPaths:
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = _make_ca()
+    san = x509.SubjectAlternativeName(
+        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    )
+    server = _issue(ca, _name("localhost"), ExtendedKeyUsageOID.SERVER_AUTH, san)
+    clients = {}
+    for name in client_names:
+        cert, key = _issue(ca, _name(name), ExtendedKeyUsageOID.CLIENT_AUTH)
+        clients[name] = (
+            _write_cert(directory / f"{name}.crt", cert),
+            _write_key(directory / f"{name}.key", key),
+        )
+    return MtlsPaths(
+        ca_cert=_write_cert(directory / "ca.crt", ca[0]),
+        server_cert=_write_cert(directory / "server.crt", server[0]),
+        server_key=_write_key(directory / "server.key", server[1]),
+        clients=clients,
     )
