@@ -73,4 +73,5 @@ def status_dict(status: PolicyStatus) -> dict[str, Any]:
 def dumps(doc: dict[str, Any], output: str) -> str:
     if output == "json":
         return json.dumps(doc, indent=2, sort_keys=True) + "\n"
-    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, width=100)
+    # No folding: a problem stays on one line, so grep and a reader find it whole.
+    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, width=2**31 - 1)

@@ -27,11 +27,19 @@ class Resources:
     http_routes: Mapping[Key, HTTPRoute] = field(default_factory=dict)
     policies: Mapping[Key, BackendConfigPolicy] = field(default_factory=dict)
     backends: Mapping[Key, Backend] = field(default_factory=dict)
+    # Where each object came from (kind, namespace, name) -> file, for messages about it.
+    origins: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def origin(self, obj: KubeObject, default: str) -> str:
+        return self.origins.get((obj.KIND, *obj.key), default)
 
     @classmethod
-    def of(cls, objects: Iterable[KubeObject]) -> Resources:
+    def of(
+        cls, objects: Iterable[KubeObject], origins: Mapping[tuple[str, str, str], str] = {}
+    ) -> Resources:
         objects = list(objects)
         return cls(
+            origins=origins,
             services=_by_key(objects, Service),
             endpoint_slices=_by_key(objects, EndpointSlice),
             gateways=_by_key(objects, Gateway),

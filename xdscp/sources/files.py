@@ -56,7 +56,8 @@ class FileSource:
                     )
                     continue
                 objects[key], origin[key] = obj, path
-        return Update(Resources.of(objects.values()), tuple(problems))
+        origins = {key: str(path) for key, path in origin.items()}
+        return Update(Resources.of(objects.values(), origins), tuple(problems))
 
     async def updates(self, debounce_ms: int = 20) -> AsyncIterator[Update]:
         """The current view, then a new one after every change on disk."""

@@ -36,7 +36,7 @@ def translate_gateways(resources: Resources, bind_address: str) -> GatewayOutput
     for (namespace, name), gateway in resources.gateways.items():
         for listener in gateway.spec.listeners:
             listener_name = names.listener(namespace, name, listener.name)
-            problem = _unsupported(gateway, listener, ports)
+            problem = _unsupported(gateway, listener, ports, resources.origin(gateway, SOURCE))
             if problem:
                 out.problems.append(problem)
                 continue
@@ -49,7 +49,9 @@ def translate_gateways(resources: Resources, bind_address: str) -> GatewayOutput
     return out
 
 
-def _unsupported(gateway: Gateway, listener: Listener, ports: dict[int, str]) -> Problem | None:
+def _unsupported(
+    gateway: Gateway, listener: Listener, ports: dict[int, str], source: str
+) -> Problem | None:
     def problem(message: str) -> Problem:
         return Problem(
             SOURCE, gateway.KIND, *gateway.key, f"spec.listeners[{listener.name}]", message
@@ -159,7 +161,8 @@ def _cluster_for(
     namespace = ref.namespace or route.metadata.namespace
 
     def problem(message: str) -> None:
-        out.problems.append(Problem(SOURCE, route.KIND, *route.key, field, message))
+        source = resources.origin(route, SOURCE)
+        out.problems.append(Problem(source, route.KIND, *route.key, field, message))
 
     if (ref.group, ref.kind) == ("gateway.kgateway.dev", "Backend"):
         if (namespace, ref.name) in resources.backends:
