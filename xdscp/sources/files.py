@@ -69,7 +69,7 @@ class FileSource:
     def _discover(self) -> Iterable[Path]:
         for path in self.paths:
             if path.is_dir():
-                yield from (p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+                yield from (p for p in path.rglob("*") if _visible(p, path) and p.is_file())
             elif path.exists():
                 yield path
 
@@ -90,6 +90,13 @@ class FileSource:
             return _File(content, previous.objects, [_file_problem(path, message)])
         loaded = load((Document(str(path), body) for body in bodies), previous.objects)
         return _File(content, loaded.objects, loaded.problems)
+
+
+def _visible(path: Path, root: Path) -> bool:
+    """YAML files not hidden: editors' temporary files and a ConfigMap volume's `..data`
+    and `..<timestamp>` directories (its top-level links point into them) are left out."""
+    relative = path.relative_to(root)
+    return path.suffix in SUFFIXES and not any(p.startswith(".") for p in relative.parts)
 
 
 def _file_problem(path: Path, message: str) -> Problem:
