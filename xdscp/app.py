@@ -31,8 +31,8 @@ __all__ = [
     "ServeConfig",
     "TlsConfig",
     "render_files",
-    "status_table",
     "serve",
+    "status_table",
     "validate",
     "verify",
 ]

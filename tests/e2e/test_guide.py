@@ -66,7 +66,7 @@ def test_broken_policy_is_reported_and_envoy_keeps_the_last_good_cluster(stack: 
     stack.wait_cluster(lambda c: keepalive(c) == GUIDE_KEEPALIVE, "the guide's keepalive")
     expected = {
         "bad YAML": "invalid YAML (line",
-        "fractional duration": "spec.tcpKeepalive.keepAliveTime: invalid duration value '1.5s'",
+        "fractional duration": 'keepAliveTime: Invalid value: "1.5s": invalid duration value',
         "negative probes": "spec.tcpKeepalive.keepAliveProbes: Invalid value: -1",
     }
     for case, (good, bad) in BROKEN.items():

@@ -1,67 +1,21 @@
 """BackendConfigPolicy (gateway.kgateway.dev/v1alpha1): per-backend connection settings.
 
-One class per spec block; the rules are those of kgateway's CRD, so a manifest means the
-same here as on an API server with that CRD installed.
+The spec's blocks live in `xdscp.model.policy`, one module each; this module is the kind, and
+the static Backend it may target.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, Field, StrictStr, model_validator
+from pydantic import Field
 
 from xdscp.model.base import KubeObject, Spec
-from xdscp.model.duration import Duration, DurationField
-from xdscp.model.types import NonNegInt32, Port
-
-# (group, kind) pairs a policy may target.
-TARGET_KINDS = frozenset(
-    {("", "Service"), ("gateway.kgateway.dev", "Backend"), ("networking.istio.io", "Hostname")}
-)
-
-
-def _at_least_one_second(value: Duration) -> Duration:
-    if value.millis < 1000:
-        raise ValueError("must be at least 1 second")
-    return value
-
-
-SecondsDuration = Annotated[DurationField, AfterValidator(_at_least_one_second)]
-
-
-class TargetRef(Spec):
-    group: StrictStr = Field(max_length=253)
-    kind: StrictStr = Field(min_length=1, max_length=63)
-    name: StrictStr = Field(min_length=1, max_length=253)
-
-    @model_validator(mode="after")
-    def _allowed_kind(self) -> TargetRef:
-        if (self.group, self.kind) not in TARGET_KINDS:
-            raise ValueError(
-                "targetRefs may only reference Service, gateway.kgateway.dev Backend"
-                f" or networking.istio.io Hostname, not {self.group or 'core'} {self.kind}"
-            )
-        return self
-
-
-class TargetSelector(Spec):
-    group: StrictStr = Field(max_length=253)
-    kind: StrictStr = Field(min_length=1, max_length=63)
-    match_labels: dict[StrictStr, StrictStr]
-
-
-class TcpKeepalive(Spec):
-    keep_alive_probes: NonNegInt32 | None = None
-    keep_alive_time: SecondsDuration | None = None
-    keep_alive_interval: SecondsDuration | None = None
-
-
-class BackendConfigPolicySpec(Spec):
-    target_refs: tuple[TargetRef, ...] | None = Field(default=None, min_length=1, max_length=16)
-    target_selectors: tuple[TargetSelector, ...] | None = None
-    connect_timeout: DurationField | None = None
-    per_connection_buffer_limit_bytes: NonNegInt32 | None = None
-    tcp_keepalive: TcpKeepalive | None = None
+from xdscp.model.policy.connection import TcpKeepalive
+from xdscp.model.policy.spec import TARGETING, BackendConfigPolicySpec
+from xdscp.model.policy.targets import TARGET_KINDS, TargetRef, TargetSelector
+from xdscp.model.service import HTTP2_PROTOCOLS
+from xdscp.model.types import NonEmptyStr, Port
 
 
 class BackendConfigPolicy(KubeObject):
@@ -73,22 +27,32 @@ class BackendConfigPolicy(KubeObject):
 
     @property
     def fields_set(self) -> tuple[str, ...]:
-        """The top-level spec fields this policy sets, in schema order (merging works on these)."""
-        targeting = {"target_refs", "target_selectors"}
+        """The top-level spec fields this policy sets, in schema order (merging works on these).
+
+        Only what the user wrote counts: CRD defaults fill the inside of a block, never a block.
+        """
+        written = self.spec.model_fields_set - TARGETING
         return tuple(
             name
             for name in BackendConfigPolicySpec.model_fields
-            if name not in targeting and getattr(self.spec, name) is not None
+            if name in written and getattr(self.spec, name) is not None
         )
 
 
 class StaticHost(Spec):
-    host: StrictStr = Field(min_length=1)
+    host: NonEmptyStr
     port: Port
 
 
 class StaticBackend(Spec):
     hosts: tuple[StaticHost, ...] = Field(min_length=1)
+    app_protocol: (
+        Literal["http2", "grpc", "grpc-web", "kubernetes.io/h2c", "kubernetes.io/ws"] | None
+    ) = None
+
+    @property
+    def speaks_http2(self) -> bool:
+        return self.app_protocol in HTTP2_PROTOCOLS
 
 
 class BackendSpec(Spec):
@@ -102,3 +66,14 @@ class Backend(KubeObject):
     VERSIONS = ("v1alpha1",)
 
     spec: BackendSpec
+
+
+__all__ = [
+    "TARGET_KINDS",
+    "Backend",
+    "BackendConfigPolicy",
+    "BackendConfigPolicySpec",
+    "TargetRef",
+    "TargetSelector",
+    "TcpKeepalive",
+]

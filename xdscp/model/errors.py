@@ -1,11 +1,54 @@
-"""Pydantic's errors, reworded the way the API server words a CRD violation."""
+"""Pydantic's errors, reworded the way the API server words a CRD violation.
+
+`spec.loadBalancer.healthyPanicThreshold: Invalid value: 101: should be less than or equal to
+100` reads the same from `xdscp validate` as from `kubectl apply`. One difference, on purpose:
+where the API server shows only a value's JSON type ("string"), a scalar is shown as it was
+written, so the reader sees which value is wrong.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
+from typing import Any
 
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+# The error type of a schema rule (a CEL rule of the CRD, or a rule Envoy adds).
+RULE = "rule"
+
+_JSON_TYPES = {
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "string": "string",
+    "dict": "object",
+    "model": "object",
+    "model_attributes": "object",
+    "list": "array",
+    "tuple": "array",
+}
+
+
+# Pydantic error types, worded as the API server words the same violation (ctx fills them in).
+_TEMPLATES = {
+    "missing": "Required value",
+    "extra_forbidden": "field not declared in schema",
+    RULE: "Invalid value: {shown}: {message}",
+    "greater_than_equal": "Invalid value: {shown}: should be greater than or equal to {ge}",
+    "less_than_equal": "Invalid value: {shown}: should be less than or equal to {le}",
+    "too_short": "Invalid value: {actual_length}: should have at least {min_length} items",
+    "too_long": "Too many: {actual_length}: must have at most {max_length} items",
+    "string_too_short": "Invalid value: {shown}: should be at least {min_length} chars long",
+    "string_too_long": "Too long: may not be more than {max_length} bytes",
+    "string_pattern_mismatch": "Invalid value: {shown}: should match '{pattern}'",
+}
+
+
+def rule_error(message: str) -> PydanticCustomError:
+    return PydanticCustomError(RULE, "{message}", {"message": message})
 
 
 def describe(err: ValidationError) -> Iterator[tuple[str, str]]:
@@ -37,16 +80,32 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 def _message(detail: ErrorDetails) -> str:
     kind, ctx, value = detail["type"], detail.get("ctx", {}), detail.get("input")
-    if kind == "missing":
-        return "Required value"
-    if kind == "extra_forbidden":
-        return "unknown field"
-    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        return f"Invalid value: {value!r}: {detail['msg'].replace('Input ', '')}"
-    if kind in ("too_short", "too_long"):
-        return f"Invalid value: {detail['msg'].replace('Value', 'list').lower()}"
-    if kind == "value_error":
-        return str(ctx.get("error", detail["msg"]))
-    if kind.endswith("_type") or kind.endswith("_parsing"):
-        return f"Invalid value: {value!r}: {detail['msg'].replace('Input', 'must')}"
-    return f"Invalid value: {value!r}: {detail['msg']}"
+    if kind in _TEMPLATES:
+        return _TEMPLATES[kind].format(shown=_shown(value), **ctx)
+    if kind == "literal_error":
+        supported = ", ".join(f'"{v}"' for v in re.findall(r"'([^']*)'", ctx["expected"]))
+        return f"Unsupported value: {_shown(value)}: supported values: {supported}"
+    if kind.endswith("_type") and kind.removesuffix("_type") in _JSON_TYPES:
+        expected = _JSON_TYPES[kind.removesuffix("_type")]
+        return f'Invalid value: "{_json_type(value)}": must be of type {expected}'
+    return f"Invalid value: {_shown(value)}: {detail['msg']}"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict | list | tuple | BaseModel):
+        return f'"{_json_type(value)}"'
+    return json.dumps(value, default=str)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list | tuple) else "object"

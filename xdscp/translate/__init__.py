@@ -51,7 +51,9 @@ def translate(resources: Resources, options: Options = Options()) -> Translation
     def configure(cluster: cluster_pb2.Cluster, target: Target, http2: bool) -> None:
         attachment = attachments.get(target)
         for spec_field, warning in apply_policies(cluster, attachment, http2):
-            warnings[(target, _winner(attachment, spec_field))].add(f"{spec_field}: {warning}")
+            warnings[(target, _winner(attachment, spec_field))].add(
+                f"{to_camel(spec_field)}: {warning}"
+            )
         out.clusters[cluster.name] = cluster
         out.origins.extend(_origins(cluster.name, attachment))
 

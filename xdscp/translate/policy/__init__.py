@@ -1,7 +1,8 @@
 """BackendConfigPolicy blocks to Envoy cluster fields: one apply step per spec block.
 
 The table is the one place that lists them; adding a policy field is a model class, an
-apply step and a row here.
+apply step and a row here. Steps run in the table's order, whatever the spec's order: the
+protocol options before tls, and tls before upstreamProxyProtocol, which wraps its socket.
 """
 
 from __future__ import annotations
@@ -11,12 +12,24 @@ from typing import Any
 
 from envoy.config.cluster.v3 import cluster_pb2
 
+from xdscp.translate.policy.circuitbreakers import apply_circuit_breakers
 from xdscp.translate.policy.connection import (
     apply_connect_timeout,
     apply_per_connection_buffer_limit_bytes,
     apply_tcp_keepalive,
 )
 from xdscp.translate.policy.context import ClusterContext
+from xdscp.translate.policy.dns import apply_dns
+from xdscp.translate.policy.healthcheck import apply_health_check
+from xdscp.translate.policy.loadbalancer import apply_load_balancer
+from xdscp.translate.policy.outlier import apply_outlier_detection
+from xdscp.translate.policy.protocol import (
+    apply_common_http_protocol_options,
+    apply_http1_protocol_options,
+    apply_http2_protocol_options,
+)
+from xdscp.translate.policy.proxyprotocol import apply_upstream_proxy_protocol
+from xdscp.translate.policy.tls import apply_tls
 
 Apply = Callable[[Any, cluster_pb2.Cluster, ClusterContext], None]
 
@@ -25,6 +38,16 @@ APPLY: dict[str, Apply] = {
     "connect_timeout": apply_connect_timeout,
     "per_connection_buffer_limit_bytes": apply_per_connection_buffer_limit_bytes,
     "tcp_keepalive": apply_tcp_keepalive,
+    "common_http_protocol_options": apply_common_http_protocol_options,
+    "http1_protocol_options": apply_http1_protocol_options,
+    "http2_protocol_options": apply_http2_protocol_options,
+    "tls": apply_tls,
+    "upstream_proxy_protocol": apply_upstream_proxy_protocol,
+    "load_balancer": apply_load_balancer,
+    "health_check": apply_health_check,
+    "outlier_detection": apply_outlier_detection,
+    "circuit_breakers": apply_circuit_breakers,
+    "dns": apply_dns,
 }
 
 __all__ = ["APPLY", "Apply", "ClusterContext"]

@@ -1,0 +1,111 @@
+"""Envoy itself accepts every cluster of every golden case: `envoy --mode validate` on them all.
+
+The cases are rendered afresh (what test_golden compares with the .out.yaml files), so the check
+holds for the translator as it is, whatever order the tests run in.
+
+EDS clusters become STATIC with an empty load assignment (a bootstrap has no ADS to get
+endpoints from), and the certificate paths the cases name are pointed at a generated pair,
+because Envoy reads those files while validating.
+"""
+
+from __future__ import annotations
+
+import datetime
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.golden.test_golden import CASES, ROOT, render
+from xdscp.processes import envoy_binary
+from xdscp.translate.policy.tls import SYSTEM_CA_BUNDLE
+
+
+def _certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate and its key: it serves as client certificate and as CA."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "xdscp-test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def _point_files_at(node: Any, cert: Path, key: Path) -> None:
+    """Every `filename` but the system bundle becomes the generated certificate or key."""
+    if isinstance(node, dict):
+        for field, value in node.items():
+            if field == "filename" and value != SYSTEM_CA_BUNDLE:
+                node[field] = str(key if value.endswith(".key") else cert)
+            else:
+                _point_files_at(value, cert, key)
+    elif isinstance(node, list):
+        for item in node:
+            _point_files_at(item, cert, key)
+
+
+def _static(cluster: dict[str, Any], name: str) -> dict[str, Any]:
+    cluster = {**cluster, "name": name}
+    if cluster.get("type") == "EDS":
+        del cluster["eds_cluster_config"]
+        cluster["type"] = "STATIC"
+        cluster["load_assignment"] = {"cluster_name": name}
+    if "load_assignment" in cluster:
+        cluster["load_assignment"]["cluster_name"] = name
+    return cluster
+
+
+def golden_clusters() -> list[dict[str, Any]]:
+    clusters = []
+    for case in CASES:
+        rendered = yaml.safe_load(render(case))
+        stem = case.name.removesuffix(".in.yaml")
+        for cluster in rendered["clusters"]:
+            clusters.append(_static(cluster, f"{case.parent.name}/{stem}/{cluster['name']}"))
+    return clusters
+
+
+def test_envoy_accepts_every_golden_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not Path(SYSTEM_CA_BUNDLE).exists():
+        pytest.skip(f"{SYSTEM_CA_BUNDLE} is missing here; Envoy would fail to read it")
+    monkeypatch.chdir(ROOT)
+    clusters = golden_clusters()
+    assert any(c["name"].endswith("/all-fields/kube_ns_svc_8080") for c in clusters)
+    cert, key = _certificate(tmp_path)
+    _point_files_at(clusters, cert, key)
+    bootstrap = tmp_path / "bootstrap.yaml"
+    bootstrap.write_text(yaml.safe_dump({"static_resources": {"clusters": clusters}}))
+    result = subprocess.run(
+        [str(envoy_binary()), "--mode", "validate", "-c", str(bootstrap), "-l", "error"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
