@@ -52,6 +52,13 @@ def _version_of(resources: Iterable[Resource]) -> str:
     return digest(*(f"{r.name}={r.version}".encode() for r in resources))
 
 
+def sotw_response(type_url: str, resources: list[Resource]) -> tuple[str, bytes]:
+    """(version, DiscoveryResponse) carrying exactly `resources`; the nonce is the version."""
+    version = _version_of(resources)
+    body = wire.discovery_response(version, (r.any for r in resources), type_url)
+    return version, wire.with_nonce(body, version)
+
+
 class Snapshot:
     """Resources by type and name. Immutable once built; responses are memoized per snapshot."""
 
@@ -83,10 +90,7 @@ class Snapshot:
                 if names is None
                 else [table[n] for n in sorted(names) if n in table]
             )
-            version = self.versions[type_url] if names is None else _version_of(chosen)
-            body = wire.discovery_response(version, (r.any for r in chosen), type_url)
-            cached = (version, wire.with_nonce(body, version))
-            self._responses[key] = cached
+            cached = self._responses[key] = sotw_response(type_url, chosen)
         return cached
 
     @classmethod

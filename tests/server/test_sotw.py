@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
+from envoy.config.route.v3 import route_pb2
 
 from tests.server.harness import (
     CDS,
@@ -17,6 +18,8 @@ from tests.server.harness import (
     sotw,
     stream,
 )
+from xdscp.snapshot import Snapshot
+from xdscp.translate import Translation
 
 
 def test_wildcard_cds_then_ack_then_only_changes() -> None:
@@ -130,5 +133,38 @@ def test_route_names_follow_the_subscription() -> None:
             await ads.send(sotw(RDS, names=["missing"], with_node=True))
             empty = await ads.recv()
             assert empty.type_url == RDS and list(empty.resources) == []
+
+    run(scenario)
+
+
+def routed(clusters: list[str], target: str) -> Snapshot:
+    """The clusters, and route configuration "r" sending everything to `target`."""
+    translation = Translation()
+    for name in clusters:
+        translation.clusters[name] = cluster_pb2.Cluster(name=name)
+    config = route_pb2.RouteConfiguration(name="r")
+    config.virtual_hosts.add(name="all", domains=["*"]).routes.add().route.cluster = target
+    translation.routes["r"] = config
+    return Snapshot.build(translation)
+
+
+def test_removed_cluster_outlives_the_routes_that_used_it() -> None:
+    async def scenario() -> None:
+        async with serving(routed(["a"], "a")) as server, stream(server.port) as ads:
+            await ads.send(sotw(CDS, with_node=True))
+            clusters = await ads.recv()
+            await ads.send(sotw(CDS, version=clusters.version_info, nonce=clusters.nonce))
+            await ads.send(sotw(RDS, names=["r"]))
+            routes = await ads.recv()
+            await ads.send(sotw(RDS, ["r"], version=routes.version_info, nonce=routes.nonce))
+            server.cache.set(routed(["b"], "b"))  # the route moves from a to b; a goes
+            interim = await ads.recv()
+            assert names_of(interim, cluster_pb2.Cluster) == ["a", "b"]  # b added, a kept
+            moved = await ads.recv()
+            assert moved.type_url == RDS
+            await ads.send(sotw(CDS, version=interim.version_info, nonce=interim.nonce))
+            await ads.send(sotw(RDS, ["r"], version=moved.version_info, nonce=moved.nonce))
+            final = await ads.recv()
+            assert names_of(final, cluster_pb2.Cluster) == ["b"]  # now a is removed
 
     run(scenario)

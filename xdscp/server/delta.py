@@ -43,14 +43,19 @@ class DeltaStream(StreamBase):
         for name in unsubscribe:
             subscription.known.pop(name, None)
         self._answer(type_url, subscription, request)
-        responses = self._respond(type_url, subscription, snapshot, updates=True, removals=True)
-        if first and not responses and snapshot is not None:
+        if snapshot is None:
+            return []
+        # Everything due goes out in push order, not just this type: the snapshot may have
+        # changed since the last wake-up, and a cluster must precede its endpoints.
+        sent_before = self.status.of(type_url).responses  # to tell if this type got one
+        responses = self.on_snapshot(snapshot)
+        if first and self.status.of(type_url).responses == sent_before:
             if request.initial_resource_versions:
                 # A reconnecting client that holds everything current is in sync as it is.
                 self.status.of(type_url).acked = snapshot.versions[type_url]
             else:
                 # A new client waits for a first answer, even an empty one, before it is ready.
-                responses = [self._response(type_url, subscription, snapshot, [], [])]
+                responses.append(self._response(type_url, subscription, snapshot, [], []))
         return responses
 
     def on_snapshot(self, snapshot: Snapshot) -> list[bytes]:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from xdscp.server.fleet import StreamStatus
+from xdscp.server.metrics import Metrics
 from xdscp.server.stream import WILDCARD, WILDCARD_BY_DEFAULT, Request, StreamBase, Subscription
-from xdscp.snapshot import TYPES, Snapshot
+from xdscp.snapshot import CLUSTER, TYPES, Resource, Snapshot, sotw_response
 
 
 class SotwStream(StreamBase):
     variant = "sotw"
+
+    def __init__(self, status: StreamStatus, metrics: Metrics) -> None:
+        super().__init__(status, metrics)
+        # The clusters of the CDS response in flight, and of the last one the client ACKed.
+        self._clusters_sent: Mapping[str, Resource] = {}
+        self._clusters_held: Mapping[str, Resource] = {}
 
     def on_request(self, request: Request, snapshot: Snapshot | None) -> list[bytes]:
         if not self.accept_type(request):
@@ -24,6 +34,12 @@ class SotwStream(StreamBase):
                 not names and type_url in WILDCARD_BY_DEFAULT
             )
             self.status.of(type_url).acked = request.version_info
+            if (
+                type_url == CLUSTER
+                and snapshot
+                and request.version_info == snapshot.versions[CLUSTER]
+            ):
+                self._clusters_held = snapshot.resources[CLUSTER]
         elif request.response_nonce != subscription.nonce:
             return []  # stale: it answers a response that a newer one replaced
         elif request.HasField("error_detail"):
@@ -32,12 +48,17 @@ class SotwStream(StreamBase):
         else:
             subscription.in_flight = False
             self.record_ack(type_url, subscription, subscription.sent_version)
+            if type_url == CLUSTER:
+                self._clusters_held = self._clusters_sent
         if names and WILDCARD not in names:
             subscription.wildcard = False
         elif WILDCARD in names:
             subscription.wildcard = True
         subscription.names = names - {WILDCARD}
-        return self._respond(type_url, subscription, snapshot)
+        # Whatever is due now goes out in push order, not just this type: the snapshot may
+        # have changed since the last wake-up (clusters before the routes that use them), and
+        # this answer may be the one a held-back cluster removal was waiting for.
+        return self.on_snapshot(snapshot) if snapshot else []
 
     def on_snapshot(self, snapshot: Snapshot) -> list[bytes]:
         return [
@@ -57,11 +78,35 @@ class SotwStream(StreamBase):
         """
         if snapshot is None or subscription.in_flight:
             return []
-        version, response = snapshot.sotw(
-            type_url, None if subscription.wildcard else subscription.names
-        )
+        if type_url == CLUSTER and subscription.wildcard:
+            version, response = self._clusters(snapshot)
+        else:
+            version, response = snapshot.sotw(
+                type_url, None if subscription.wildcard else subscription.names
+            )
         if version == subscription.sent_version:
             return []
         subscription.sent_version, subscription.in_flight = version, True
         self.record_sent(type_url, subscription, version, version)
         return [response]
+
+    def _clusters(self, snapshot: Snapshot) -> tuple[str, bytes]:
+        """Every cluster, and removals last: a removed cluster stays in the response until
+        no other type has an update to send or in flight, so routes move off it first."""
+        current = snapshot.resources[CLUSTER]
+        leaving = {n: r for n, r in self._clusters_held.items() if n not in current}
+        if leaving and self._others_unsettled(snapshot):
+            self._clusters_sent = {**current, **leaving}
+            return sotw_response(
+                CLUSTER, [self._clusters_sent[n] for n in sorted(self._clusters_sent)]
+            )
+        self._clusters_sent = current
+        return snapshot.sotw(CLUSTER, None)
+
+    def _others_unsettled(self, snapshot: Snapshot) -> bool:
+        return any(
+            sub.in_flight
+            or snapshot.sotw(type_url, None if sub.wildcard else sub.names)[0] != sub.sent_version
+            for type_url, sub in self.subscriptions.items()
+            if type_url != CLUSTER
+        )
