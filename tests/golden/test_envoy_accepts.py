@@ -11,7 +11,6 @@ because Envoy reads those files while validating.
 from __future__ import annotations
 
 import datetime
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.envoy_validate import as_static, envoy_validate
 from tests.golden.test_golden import CASES, ROOT, render
-from xdscp.processes import envoy_binary
 from xdscp.translate.policy.tls import SYSTEM_CA_BUNDLE
 
 
@@ -68,24 +67,13 @@ def _point_files_at(node: Any, cert: Path, key: Path) -> None:
             _point_files_at(item, cert, key)
 
 
-def _static(cluster: dict[str, Any], name: str) -> dict[str, Any]:
-    cluster = {**cluster, "name": name}
-    if cluster.get("type") == "EDS":
-        del cluster["eds_cluster_config"]
-        cluster["type"] = "STATIC"
-        cluster["load_assignment"] = {"cluster_name": name}
-    if "load_assignment" in cluster:
-        cluster["load_assignment"]["cluster_name"] = name
-    return cluster
-
-
 def golden_clusters() -> list[dict[str, Any]]:
     clusters = []
     for case in CASES:
         rendered = yaml.safe_load(render(case))
         stem = case.name.removesuffix(".in.yaml")
         for cluster in rendered["clusters"]:
-            clusters.append(_static(cluster, f"{case.parent.name}/{stem}/{cluster['name']}"))
+            clusters.append(as_static(cluster, f"{case.parent.name}/{stem}/{cluster['name']}"))
     return clusters
 
 
@@ -99,13 +87,5 @@ def test_envoy_accepts_every_golden_cluster(
     assert any(c["name"].endswith("/all-fields/kube_ns_svc_8080") for c in clusters)
     cert, key = _certificate(tmp_path)
     _point_files_at(clusters, cert, key)
-    bootstrap = tmp_path / "bootstrap.yaml"
-    bootstrap.write_text(yaml.safe_dump({"static_resources": {"clusters": clusters}}))
-    result = subprocess.run(
-        [str(envoy_binary()), "--mode", "validate", "-c", str(bootstrap), "-l", "error"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = envoy_validate(clusters, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
