@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: demo test lint typecheck unit k8s bench bench-quick golden clean
+.PHONY: demo test lint typecheck k8s golden soak clean
 
 $(BIN)/xdscp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ k8s:
 
 test: lint typecheck k8s
 	$(BIN)/pytest $(ARGS)
+
+# Ten minutes of changes to 1,000 streams (one minute of it runs in `make test`).
+soak: $(BIN)/xdscp
+	$(BIN)/python -m tests.soak.soak --seconds 600 --streams 1000
 
 # Rewrite the golden outputs from the translator; read the diff before committing.
 golden: $(BIN)/xdscp

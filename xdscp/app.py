@@ -20,14 +20,17 @@ from xdscp.server.ads import DEFAULT_MAX_MESSAGE_BYTES, AdsServicer, start_serve
 from xdscp.server.auth import TlsConfig
 from xdscp.server.fleet import Fleet
 from xdscp.server.metrics import Metrics
+from xdscp.snapshot import SHORT_NAMES
 from xdscp.sources import Update
 from xdscp.sources.files import FileSource
+from xdscp.sources.kubernetes import KubernetesConfig, KubernetesSource
 from xdscp.translate import Options, translate
 from xdscp.verify import Check, compare
 
 log = logging.getLogger("xdscp")
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
+    "KubernetesConfig",
     "ServeConfig",
     "TlsConfig",
     "render_files",
@@ -49,12 +52,13 @@ class ServeConfig:
     max_concurrent_streams: int = 0
     ready_file: Path | None = None  # where to write the bound ports once serving
     tls: TlsConfig | None = None
+    kubernetes: KubernetesConfig | None = None  # set: read an API server instead of paths
 
 
 async def serve(config: ServeConfig) -> None:
     metrics, fleet, cache = Metrics(), Fleet(), SnapshotCache()
     pipeline = Pipeline(cache, metrics, Options(listener_address=config.listener_address))
-    source = FileSource(config.paths)
+    source = KubernetesSource(config.kubernetes) if config.kubernetes else FileSource(config.paths)
     updates = source.updates()
     pipeline.apply(await anext(updates))  # serve nothing before the first full view
     server, xds_port = await start_server(
@@ -67,7 +71,7 @@ async def serve(config: ServeConfig) -> None:
     admin, admin_port = await start_admin(
         config.admin_host,
         config.admin_port,
-        status=lambda: {"snapshot": pipeline.describe()["snapshot"], "streams": fleet.describe()},
+        status=lambda: _status(pipeline, fleet),
         policies=pipeline.describe,
         ready=lambda: pipeline.snapshot is not None,
         metrics=metrics,
@@ -79,13 +83,29 @@ async def serve(config: ServeConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    watcher = asyncio.create_task(_follow(updates, pipeline))
+    tasks = [asyncio.create_task(_follow(updates, pipeline))]
+    if isinstance(source, KubernetesSource):
+        tasks.append(asyncio.create_task(source.write_status(pipeline, metrics.registry)))
     try:
         await stop.wait()
     finally:
-        watcher.cancel()
+        for task in tasks:
+            task.cancel()
+        # Wait for them: the status writer hands its Lease over to the other replicas.
+        await asyncio.gather(*tasks, return_exceptions=True)
         await server.stop(grace=1)
         await admin.cleanup()
+
+
+def _status(pipeline: Pipeline, fleet: Fleet) -> dict[str, Any]:
+    """The admin /status document: the snapshot's versions, and every stream's."""
+    snapshot = pipeline.snapshot
+    versions = {SHORT_NAMES[t]: v for t, v in snapshot.versions.items()} if snapshot else {}
+    return {
+        "snapshot": snapshot.version if snapshot else "(none)",
+        "versions": versions,
+        "streams": fleet.describe(),
+    }
 
 
 async def _follow(updates: AsyncIterator[Update], pipeline: Pipeline) -> None:
