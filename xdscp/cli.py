@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from xdscp import app
+from xdscp import app, logs
 from xdscp.translate import Options
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if bool(args.paths) == args.kubernetes:
+        print("xdscp serve: give YAML files or directories, or --kubernetes", file=sys.stderr)
+        return 2
     config = app.ServeConfig(
         paths=tuple(args.paths),
         xds_address=args.xds_address,
@@ -26,9 +28,21 @@ def _serve(args: argparse.Namespace) -> int:
         tls=app.TlsConfig(args.tls_cert, args.tls_key, args.tls_client_ca)
         if args.tls_cert and args.tls_key
         else None,
+        kubernetes=_kubernetes(args) if args.kubernetes else None,
     )
     asyncio.run(app.serve(config))
     return 0
+
+
+def _kubernetes(args: argparse.Namespace) -> app.KubernetesConfig:
+    return app.KubernetesConfig(
+        kubeconfig=args.kubeconfig,
+        namespaces=tuple(args.namespace),
+        lease_namespace=args.lease_namespace,
+        lease_name=args.lease_name,
+        identity=args.pod_name,
+        lease_duration=args.lease_duration,
+    )
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -67,7 +81,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _add_serve(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", type=Path, help="YAML files or directories")
+    parser.add_argument("paths", nargs="*", type=Path, help="YAML files or directories")
+    _add_kubernetes(parser)
     parser.add_argument("--xds-address", default="0.0.0.0:18000", help="gRPC ADS address")
     parser.add_argument("--admin-host", default="127.0.0.1", help="admin HTTP host")
     parser.add_argument("--admin-port", type=int, default=9901, help="admin HTTP port (0: any)")
@@ -83,6 +98,23 @@ def _add_serve(parser: argparse.ArgumentParser) -> None:
         help="require client certificates from this CA (mutual TLS); a certificate may then "
         "only request the node id or cluster it names",
     )
+
+
+def _add_kubernetes(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Kubernetes mode (instead of paths)")
+    group.add_argument(
+        "--kubernetes", action="store_true", help="watch an API server; write policy status"
+    )
+    group.add_argument(
+        "--kubeconfig", type=Path, help="default: in-cluster, else $KUBECONFIG or ~/.kube/config"
+    )
+    group.add_argument(
+        "--namespace", action="append", default=[], help="watch only this one (repeatable)"
+    )
+    group.add_argument("--lease-namespace", help="default: $POD_NAMESPACE, else the pod's own")
+    group.add_argument("--lease-name", default="xdscp", help="the Lease replicas elect on")
+    group.add_argument("--pod-name", help="this replica's identity; default: hostname_random")
+    group.add_argument("--lease-duration", type=int, default=15, help="seconds (default 15)")
 
 
 def _add_validate(parser: argparse.ArgumentParser) -> None:
@@ -126,17 +158,14 @@ VERBS: tuple[Verb, ...] = (
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xdscp", description="A control plane for Envoy.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
     verbs = parser.add_subparsers(dest="verb", required=True)
     for name, summary, add_arguments, run in VERBS:
         sub = verbs.add_parser(name, help=summary, description=summary)
         add_arguments(sub)
         sub.set_defaults(run=run)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(args.verbose, args.log_format)
     result: int = args.run(args)
     return result
 

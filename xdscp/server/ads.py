@@ -4,7 +4,6 @@ by the cache's wake-ups, answering with bytes serialized once per snapshot."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Callable
 
 import grpc
@@ -19,7 +18,6 @@ from xdscp.server.metrics import Metrics
 from xdscp.server.sotw import SotwStream
 from xdscp.server.stream import Request, Variant
 
-log = logging.getLogger("xdscp.server")
 SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService"
 # A delta reconnect of an Envoy holding 10,000 clusters names all their versions: ~1 MiB;
 # gRPC's 4 MiB default is near for larger fleets, so allow far more.
@@ -87,20 +85,16 @@ class AdsServicer:
                         denied = refusal(event.node, peer_identities(context.auth_context()))
                         if denied:
                             self.metrics.rejected.labels("permission_denied").inc()
-                            log.warning(
-                                "node=%s stream=%d refused from %s: %s",
-                                event.node.id,
-                                status.stream,
+                            stream.log.warning(
+                                "refused from %s: %s",
                                 status.peer,
                                 denied,
                             )
                             await context.abort(grpc.StatusCode.PERMISSION_DENIED, denied)
                         group = self.cache.group_of(event.node)
                         cancel_watch = self.cache.watch(group, wakeup)
-                        log.info(
-                            "node=%s stream=%d %s stream opened from %s",
-                            event.node.id,
-                            status.stream,
+                        stream.log.info(
+                            "%s stream opened from %s",
                             variant,
                             status.peer,
                         )
@@ -114,7 +108,7 @@ class AdsServicer:
                 cancel_watch()
             self.fleet.close(status)
             self.metrics.streams.labels(variant).dec()
-            log.info("node=%s stream=%d %s stream closed", status.node_id, status.stream, variant)
+            stream.log.info("%s stream closed", variant)
 
 
 async def _read(

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from xdscp.logs import StreamLog
 from xdscp.server.fleet import StreamStatus
 from xdscp.server.metrics import Metrics
 from xdscp.snapshot import SHORT_NAMES, TYPES, Snapshot
@@ -42,6 +43,7 @@ class Variant(Protocol):
     """A protocol variant: requests and snapshots in, serialized responses out."""
 
     status: StreamStatus
+    log: StreamLog
 
     def on_request(self, request: Request, snapshot: Snapshot | None) -> list[bytes]: ...
 
@@ -56,6 +58,7 @@ class StreamBase:
     def __init__(self, status: StreamStatus, metrics: Metrics) -> None:
         self.status = status
         self.metrics = metrics
+        self.log = StreamLog(log, status)
         self.subscriptions: dict[str, Subscription] = {}
         self._unknown_types: set[str] = set()
 
@@ -68,10 +71,8 @@ class StreamBase:
         self.metrics.rejected.labels("unknown_type").inc()
         if request.type_url not in self._unknown_types:
             self._unknown_types.add(request.type_url)
-            log.warning(
-                "node=%s stream=%d: type %r is not served (serving %s); request ignored",
-                self.status.node_id,
-                self.status.stream,
+            self.log.warning(
+                "type %r is not served (serving %s); request ignored",
                 request.type_url,
                 ", ".join(SHORT_NAMES.values()),
             )
@@ -91,10 +92,8 @@ class StreamBase:
         typed.nacked, typed.error, typed.in_flight = version, error, ""
         typed.nacks += 1
         self.metrics.nacks.labels(SHORT_NAMES[type_url]).inc()
-        log.error(
-            "node=%s stream=%d type=%s version=%s NACK: %s",
-            self.status.node_id,
-            self.status.stream,
+        self.log.error(
+            "type=%s version=%s NACK: %s",
             SHORT_NAMES[type_url],
             version,
             error,
@@ -107,10 +106,8 @@ class StreamBase:
         typed = self.status.of(type_url)
         typed.in_flight, typed.responses = version, typed.responses + 1
         self.metrics.responses.labels(self.variant, SHORT_NAMES[type_url]).inc()
-        log.debug(
-            "node=%s stream=%d type=%s version=%s nonce=%s sent",
-            self.status.node_id,
-            self.status.stream,
+        self.log.debug(
+            "type=%s version=%s nonce=%s sent",
             SHORT_NAMES[type_url],
             version,
             nonce,

@@ -1,0 +1,28 @@
+"""Structured logs: with --log-format json every stream line carries its node as a field."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from xdscp.logs import JsonFormatter, StreamLog
+from xdscp.server.fleet import Fleet
+
+
+def test_stream_lines_carry_node_and_stream_in_text_and_json() -> None:
+    status = Fleet().open("delta", "ipv4:127.0.0.1:1")
+    status.node_id = "gateway-7"
+    records: list[logging.LogRecord] = []
+    logger = logging.getLogger("xdscp.test-logs")
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    try:
+        StreamLog(logger, status).warning("type=%s NACK: %s", "cds", "bad")
+    finally:
+        logger.removeHandler(handler)
+    (record,) = records
+    assert record.getMessage() == "node=gateway-7 stream=1 type=cds NACK: bad"
+    line = json.loads(JsonFormatter().format(record))
+    assert line["node"] == "gateway-7" and line["stream"] == 1 and line["variant"] == "delta"
+    assert line["level"] == "WARNING" and line["message"].endswith("NACK: bad")
