@@ -244,6 +244,15 @@ def envoy_binary() -> Path:
     return path
 
 
+def httpbin_argv(host: str, port: int) -> list[str]:
+    """gunicorn's threaded worker keeps connections open (its default sync worker closes each
+    one), so Envoy pools them as it would in production."""
+    return [
+        *(str(BIN / "gunicorn"), "-k", "gthread", "--threads", "4", "--keep-alive", "300"),
+        *("-b", f"{host}:{port}", "httpbin:app"),
+    ]
+
+
 class Httpbin(Process):
     """The real httpbin app under gunicorn, keeping connections open as production does."""
 
@@ -254,19 +263,7 @@ class Httpbin(Process):
         host: str = "127.0.0.1",
         argv_prefix: list[str] | None = None,
     ) -> None:
-        argv = [
-            *(argv_prefix or []),
-            str(BIN / "gunicorn"),
-            "-k",
-            "gthread",
-            "--threads",
-            "4",
-            "--keep-alive",
-            "300",
-            "-b",
-            f"{host}:{port}",
-            "httpbin:app",
-        ]
+        argv = [*(argv_prefix or []), *httpbin_argv(host, port)]
         super().__init__(f"httpbin-{port}", argv, workdir)
         self.url = f"http://{host}:{port}"
         wait_for(self._answers, 30, "httpbin")

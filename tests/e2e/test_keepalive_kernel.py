@@ -33,7 +33,17 @@ import pytest
 
 from tests.e2e import netns
 from tests.e2e.netns import KeepaliveOptions, Namespace, TcpSocket
-from xdscp.processes import BIN, Envoy, NotReady, Process, bootstrap, http_get, wait_for, workdir
+from xdscp.processes import (
+    BIN,
+    Envoy,
+    NotReady,
+    Process,
+    bootstrap,
+    http_get,
+    httpbin_argv,
+    wait_for,
+    workdir,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "envoy" / "bootstrap.yaml"
@@ -224,18 +234,7 @@ def lab() -> Iterator[Lab]:
 
         processes = []
         for port in (KEEPALIVE_PORT, PLAIN_PORT):
-            argv = [
-                str(BIN / "gunicorn"),
-                "-k",
-                "gthread",
-                "--threads",
-                "4",
-                "--keep-alive",
-                "300",
-                "-b",
-                f"{HTTPBIN_ADDR}:{port}",
-                "httpbin:app",
-            ]
+            argv = httpbin_argv(HTTPBIN_ADDR, port)
             processes.append(_start(f"httpbin-{port}", backend, argv, where, stack))
         for process, port in zip(processes, (KEEPALIVE_PORT, PLAIN_PORT), strict=True):
             url = f"http://{HTTPBIN_ADDR}:{port}/status/200"
