@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from xdscp.cache import SnapshotCache
@@ -26,6 +27,11 @@ class Pipeline:
         self.snapshot: Snapshot | None = None
         self.problems: tuple[Problem, ...] = ()
         self.statuses: list[PolicyStatus] = []
+        self._on_apply: list[Callable[[], None]] = []
+
+    def on_apply(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after each update served (Kubernetes mode then writes status)."""
+        self._on_apply.append(callback)
 
     def apply(self, update: Update) -> Snapshot | None:
         """Serve the update; if translating it fails, the last good snapshot stays served."""
@@ -47,6 +53,8 @@ class Pipeline:
         self.metrics.snapshot_version.clear()
         self.metrics.snapshot_version.labels(snapshot.version).set(1)
         log.info("snapshot %s: %s", snapshot.version, _counts(snapshot))
+        for callback in self._on_apply:
+            callback()
         return snapshot
 
     def _version(self) -> str:

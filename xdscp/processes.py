@@ -90,6 +90,14 @@ class Process:
             cwd=workdir,
         )
 
+    def ready(self, wait: Callable[[], T]) -> T:
+        """Wait for readiness; a process that never gets there is stopped, not left behind."""
+        try:
+            return wait()
+        except BaseException:
+            self.stop()
+            raise
+
     def alive(self) -> bool:
         return self.popen.poll() is None
 
@@ -146,7 +154,7 @@ class Xdscp(Process):
             *(extra or []),
         ]
         super().__init__("xdscp", argv, workdir)
-        ports = wait_for(self._ports, 30, "xdscp to serve")
+        ports = self.ready(lambda: wait_for(self._ports, 30, "xdscp to serve"))
         self.xds_port, self.admin_port = ports["xds_port"], ports["admin_port"]
         self.admin = f"http://127.0.0.1:{self.admin_port}"
 
@@ -208,7 +216,8 @@ class Envoy(Process):
             "info",
         ]
         super().__init__(name, argv, workdir)
-        self.admin = "http://" + wait_for(lambda: self._address(address_file), 30, "Envoy admin")
+        address = self.ready(lambda: wait_for(lambda: self._address(address_file), 30, "admin"))
+        self.admin = "http://" + address
 
     def _address(self, path: Path) -> str | None:
         self.check_alive()
@@ -266,7 +275,7 @@ class Httpbin(Process):
         argv = [*(argv_prefix or []), *httpbin_argv(host, port)]
         super().__init__(f"httpbin-{port}", argv, workdir)
         self.url = f"http://{host}:{port}"
-        wait_for(self._answers, 30, "httpbin")
+        self.ready(lambda: wait_for(self._answers, 30, "httpbin"))
 
     def _answers(self) -> bytes | None:
         self.check_alive()

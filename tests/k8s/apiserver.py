@@ -299,6 +299,8 @@ class KubeApiServer:
                 # Nothing serves the Endpoints it would write for `kubernetes` at 127.0.0.1.
                 "--endpoint-reconciler-type=none",
                 "--profiling=false",
+                # Open watches otherwise hold a stop for the fixture's whole 15 s timeout.
+                "--shutdown-watch-termination-grace-period=2s",
             ],
             workdir / "kube-apiserver.log",
         )

@@ -1,0 +1,142 @@
+"""Watches that expire and an API server that goes away: Envoy keeps its clusters, and
+catches up with every change once xdscp can see it again.
+
+The module's xdscp watches only its own namespace (`--namespace`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+
+import pytest
+
+from xdscp.processes import Httpbin, http_get, wait_for
+
+from .apiserver import KubeCluster
+from .kmode import (
+    GUIDE_KEEPALIVE,
+    TIMEOUT,
+    Live,
+    apply,
+    cluster_name,
+    eds_addresses,
+    guide_policy_text,
+    httpbin_objects,
+    keepalive,
+    kubectl_ok,
+    node_httpbin,
+    serving,
+    wait_cluster,
+)
+
+pytestmark = pytest.mark.k8s
+__all__ = ["node_httpbin"]  # a fixture this module uses
+
+
+@pytest.fixture(scope="module")
+def namespace(k8s_cluster: KubeCluster, node_httpbin: Httpbin) -> str:
+    """The guide in a namespace of the module's own."""
+    namespace = k8s_cluster.create_namespace("kmode-faults")
+    apply(k8s_cluster, *httpbin_objects(namespace, node_httpbin), guide_policy_text(namespace))
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def live(
+    k8s_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory, namespace: str
+) -> Iterator[Live]:
+    workdir = tmp_path_factory.mktemp("kmode-faults")
+    with serving(k8s_cluster, workdir, namespace, namespaces=(namespace,)) as live:
+        wait_cluster(
+            live.envoy, cluster_name(namespace), lambda c: keepalive(c) == GUIDE_KEEPALIVE, "guide"
+        )
+        yield live
+
+
+def log(live: Live) -> str:
+    return live.xdscp.log_path.read_text()
+
+
+def snapshot(live: Live) -> str:
+    version: str = live.xdscp.get_json("/status")["snapshot"]
+    return version
+
+
+def test_expired_watches_relist_without_losing_or_keeping_anything(
+    live: Live, namespace: str, k8s_cluster: KubeCluster, node_httpbin: Httpbin
+) -> None:
+    (endpoints,) = [
+        o for o in httpbin_objects(namespace, node_httpbin) if o["kind"] == "EndpointSlice"
+    ]
+    address, port = endpoints["endpoints"][0]["addresses"][0], endpoints["ports"][0]["port"]
+    cluster = cluster_name(namespace)
+
+    os.killpg(live.xdscp.popen.pid, signal.SIGSTOP)
+    try:
+        # The restart closes every watch; xdscp, stopped, cannot open new ones.
+        k8s_cluster.expire_resource_versions()
+        # Changes no watch carries: only a list can tell xdscp about them.
+        kubectl_ok(
+            k8s_cluster, "delete", "backendconfigpolicy", "httpbin-keepalive", "-n", namespace
+        )
+        endpoints["endpoints"][0]["addresses"] = ["10.1.2.3"]
+        apply(k8s_cluster, endpoints)
+        # Older than the server keeps now: each watch xdscp resumes is answered 410 Gone
+        # (including from the bookmark a stopping kube-apiserver sends every watch).
+        k8s_cluster.expire_resource_versions()
+    finally:
+        os.killpg(live.xdscp.popen.pid, signal.SIGCONT)
+
+    wait_cluster(
+        live.envoy,
+        cluster,
+        lambda c: "upstream_connection_options" not in c,
+        "the deleted policy gone after the relist",
+    )
+    wait_for(
+        lambda: eds_addresses(live.envoy, cluster) == {("10.1.2.3", port)},
+        TIMEOUT,
+        "the moved endpoint, and only it",
+    )
+    wait_for(
+        lambda: log(live).count("watch expired (410 Gone); listing again") >= 6 or None,
+        TIMEOUT,
+        "a relist of every scope",
+    )
+    rejected = live.envoy.stats("cluster_manager.cds.update_rejected")
+    assert rejected == {"cluster_manager.cds.update_rejected": "0"}
+
+    # Back to how the module found it.
+    endpoints["endpoints"][0]["addresses"] = [address]
+    apply(k8s_cluster, endpoints, guide_policy_text(namespace))
+    wait_cluster(live.envoy, cluster, lambda c: keepalive(c) == GUIDE_KEEPALIVE, "guide")
+
+
+def test_api_server_outage_keeps_envoy_served_and_catches_up(
+    live: Live, namespace: str, k8s_cluster: KubeCluster
+) -> None:
+    cluster = cluster_name(namespace)
+    version, retries = snapshot(live), log(live).count("retrying in")
+    k8s_cluster.stop_apiserver()
+    try:
+        wait_for(
+            lambda: log(live).count("retrying in") >= retries + 6,  # each watch, once at least
+            TIMEOUT,
+            "xdscp to notice the outage",
+        )
+        # The last good snapshot stays served, and Envoy keeps its clusters.
+        assert http_get(live.xdscp.admin + "/readyz")[0] == 200
+        assert snapshot(live) == version
+        assert keepalive(live.envoy.dynamic_clusters()[cluster]) == GUIDE_KEEPALIVE
+    finally:
+        k8s_cluster.start_apiserver()
+
+    apply(k8s_cluster, guide_policy_text(namespace).replace("Probes: 3", "Probes: 5"))
+    wait_cluster(
+        live.envoy,
+        cluster,
+        lambda c: keepalive(c) == {**GUIDE_KEEPALIVE, "keepalive_probes": 5},
+        "a change made after the outage",
+    )

@@ -1,0 +1,341 @@
+"""Kubernetes mode without an API server: the reflector against a scripted fake, the store,
+and the status conditions. Fast; the other test_kmode_* modules prove the real thing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from xdscp import cli
+from xdscp.model.problems import Problem
+from xdscp.sources.kubernetes.api import ApiError
+from xdscp.sources.kubernetes.conditions import CONTROLLER, MAX_ANCESTORS, ancestors
+from xdscp.sources.kubernetes.kinds import POLICIES, WATCHED
+from xdscp.sources.kubernetes.reflector import (
+    Changed,
+    Deleted,
+    Event,
+    Listed,
+    Reflector,
+    Scope,
+    Timing,
+    Unavailable,
+)
+from xdscp.sources.kubernetes.store import Store
+from xdscp.status import Accepted, AncestorStatus, Attached, PolicyStatus
+
+pytestmark = pytest.mark.k8s
+
+SERVICES = next(r for r in WATCHED if r.kind == "Service")
+NOW, EARLIER = "2030-01-01T00:00:00Z", "2020-01-01T00:00:00Z"
+
+
+def service(name: str, version: str = "1", port: int = 8000, **extra: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "ns", "resourceVersion": version},
+        "spec": {"ports": [{"name": "http", "port": port}]},
+        **extra,
+    }
+
+
+def bcp(name: str, spec: dict[str, Any], generation: int = 1) -> dict[str, Any]:
+    return {
+        "apiVersion": "gateway.kgateway.dev/v1alpha1",
+        "kind": "BackendConfigPolicy",
+        "metadata": {"name": name, "namespace": "ns", "generation": generation},
+        "spec": {"targetRefs": [{"group": "", "kind": "Service", "name": "httpbin"}], **spec},
+    }
+
+
+# --- The reflector, against a scripted API server -----------------------------------------
+
+
+class FakeApi:
+    """Answers list and watch calls from a script; sets `stop` when the script runs out."""
+
+    def __init__(self, script: list[Any], stop: threading.Event) -> None:
+        self.script, self.stop = script, stop
+        self.calls: list[tuple[str, dict[str, str]]] = []
+
+    def _next(self, call: str, query: Any) -> Any:
+        self.calls.append((call, dict(query)))
+        if len(self.script) <= 1:
+            self.stop.set()
+        answer = self.script.pop(0) if self.script else []  # past the end: an empty watch
+        if isinstance(answer, ApiError):
+            raise answer
+        return answer
+
+    def get(self, path: str, query: Any = ()) -> dict[str, Any]:
+        answer: dict[str, Any] = self._next("list", query)
+        return answer
+
+    def watch(self, path: str, query: Any, read_timeout: float) -> Iterator[dict[str, Any]]:
+        events: list[dict[str, Any]] = self._next("watch", query)
+        yield from events
+
+
+def reflect(script: list[Any]) -> tuple[list[Event], FakeApi]:
+    stop = threading.Event()
+    api = FakeApi(script, stop)
+    events: list[Event] = []
+    timing = Timing(backoff_initial=0.001, backoff_max=0.001, shortest_watch=0)
+    Reflector(api, Scope(SERVICES, None), events.append, stop, timing).run()
+    return events, api
+
+
+def page(version: str, *items: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"resourceVersion": version}, "items": list(items)}
+
+
+def test_list_then_watch_from_its_version_and_on_from_bookmarks() -> None:
+    item = {"metadata": {"name": "a", "namespace": "ns", "resourceVersion": "5"}}
+    bookmark = {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}}
+    changed = {"type": "MODIFIED", "object": {**item, "metadata": {**item["metadata"]}}}
+    deleted = {"type": "DELETED", "object": item}
+
+    events, api = reflect([page("7", item), [changed, bookmark], [deleted]])
+
+    assert [call for call, _ in api.calls] == ["list", "watch", "watch"]
+    assert [q["resourceVersion"] for _, q in api.calls[1:]] == ["7", "9"]
+    assert api.calls[1][1]["allowWatchBookmarks"] == "true"
+    assert [type(e) for e in events] == [Listed, Changed, Deleted]
+    listed = events[0]
+    assert isinstance(listed, Listed)
+    # List items of built-in kinds come without apiVersion and kind: the reflector adds them.
+    assert listed.objects[0]["kind"] == "Service" and listed.objects[0]["apiVersion"] == "v1"
+
+
+def test_410_gone_lists_again_and_other_failures_retry_the_watch() -> None:
+    gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410}}
+    events, api = reflect(
+        [page("7"), ApiError(0, "connection refused"), [gone], ApiError(410, "Gone"), page("12")]
+    )
+
+    # no answer: watch again from 7; 410 event: list; 410 answer to a list: list again.
+    assert [(c, q.get("resourceVersion")) for c, q in api.calls] == [
+        ("list", None),
+        ("watch", "7"),
+        ("watch", "7"),
+        ("list", None),
+        ("list", None),
+        ("watch", "12"),
+    ]
+    assert [type(e) for e in events] == [Listed, Listed]
+
+
+def test_a_resource_not_served_is_reported_but_no_answer_is_not() -> None:
+    events, _ = reflect([ApiError(0, "refused"), ApiError(503, "starting"), ApiError(404, "nf")])
+    assert len(events) == 1
+    (unavailable,) = events
+    assert isinstance(unavailable, Unavailable)
+    assert unavailable.message.startswith("not served by the API server")
+
+
+def test_pages_are_listed_as_one() -> None:
+    first = {"metadata": {"resourceVersion": "", "continue": "next"}, "items": [service("a")]}
+    events, api = reflect([first, page("8", service("b")), []])
+    assert api.calls[1][1]["continue"] == "next"
+    (listed, *_) = events
+    assert isinstance(listed, Listed)
+    assert [o["metadata"]["name"] for o in listed.objects] == ["a", "b"]
+
+
+# --- The store ------------------------------------------------------------------------------
+
+
+def test_a_view_only_once_every_scope_is_listed_or_missing() -> None:
+    services, policies = Scope(SERVICES, None), Scope(POLICIES, None)
+    store = Store([services, policies])
+    store.apply(Listed(services, (service("a"),)))
+    assert not store.synced
+    store.apply(Unavailable(policies, "not served"))
+    assert store.synced
+    assert list(store.update().resources.services) == [("ns", "a")]
+    assert [p.message for p in store.update().problems] == ["not served"]
+
+    store.apply(Listed(policies, ()))  # installed after all: the problem goes
+    assert store.update().problems == ()
+
+
+def test_a_relist_replaces_the_scope_whole() -> None:
+    scope = Scope(SERVICES, None)
+    store = Store([scope])
+    store.apply(Listed(scope, (service("a"), service("b"))))
+    store.changed.clear()
+
+    store.apply(Listed(scope, (service("b"), service("c"))))
+
+    assert store.changed.is_set()
+    assert list(store.update().resources.services) == [("ns", "b"), ("ns", "c")]
+
+
+def test_a_status_change_alone_is_no_new_view() -> None:
+    scope = Scope(SERVICES, None)
+    store = Store([scope])
+    statuses: list[None] = []
+    store.on_status = lambda: statuses.append(None)
+    store.apply(Listed(scope, (service("a"),)))
+    store.changed.clear()
+
+    store.apply(Changed(scope, service("a", version="2", status={"loadBalancer": {}})))
+    assert not store.changed.is_set() and len(statuses) == 1
+
+    store.apply(Changed(scope, service("a", version="3", port=9000)))
+    assert store.changed.is_set()
+
+
+def test_an_invalid_version_keeps_the_last_valid_one_until_deleted() -> None:
+    scope = Scope(POLICIES, None)
+    store = Store([scope])
+    good = bcp("p", {"connectTimeout": "3s"})
+    store.apply(Listed(scope, (good,)))
+
+    store.apply(Changed(scope, bcp("p", {"connectTimeout": "0s"}, generation=2)))
+    update = store.update()
+    kept = update.resources.policies[("ns", "p")]
+    assert kept.metadata.generation == 1
+    (problem,) = update.problems
+    assert (problem.source, problem.name, problem.field) == (
+        "kubernetes",
+        "p",
+        "spec.connectTimeout",
+    )
+    assert store.policies()[("ns", "p")]["metadata"]["generation"] == 2  # as stored
+
+    store.apply(Deleted(scope, good))
+    assert store.update().resources.policies == {} and store.update().problems == ()
+
+
+# --- Conditions -----------------------------------------------------------------------------
+
+
+def found(*targets: tuple[str, Accepted, Attached], generation: int = 1) -> PolicyStatus:
+    return PolicyStatus(
+        "ns",
+        "p",
+        generation,
+        tuple(
+            AncestorStatus("", "Service", "ns", name, accepted, "why", attached, "how")
+            for name, accepted, attached in targets
+        ),
+    )
+
+
+def by_type(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in entry["conditions"]}
+
+
+def test_one_entry_per_target_in_the_crds_shape() -> None:
+    status = found(("httpbin", Accepted.VALID, Attached.ATTACHED))
+    (entry,) = ancestors(bcp("p", {}), status, (), (), NOW) or []
+    assert entry["ancestorRef"] == {
+        "group": "",
+        "kind": "Service",
+        "namespace": "ns",
+        "name": "httpbin",
+    }
+    assert entry["controllerName"] == CONTROLLER
+    assert by_type(entry) == {
+        "Accepted": {
+            "type": "Accepted",
+            "status": "True",
+            "reason": "Valid",
+            "message": "why",
+            "observedGeneration": 1,
+            "lastTransitionTime": NOW,
+        },
+        "Attached": {
+            "type": "Attached",
+            "status": "True",
+            "reason": "Attached",
+            "message": "how",
+            "observedGeneration": 1,
+            "lastTransitionTime": NOW,
+        },
+    }
+
+
+def test_transition_times_move_only_with_the_status() -> None:
+    before = (
+        ancestors(
+            bcp("p", {}), found(("httpbin", Accepted.VALID, Attached.ATTACHED)), (), (), EARLIER
+        )
+        or []
+    )
+    merged = found(("httpbin", Accepted.VALID, Attached.MERGED), generation=2)
+    same = ancestors(bcp("p", {}, generation=2), merged, (), before, NOW) or []
+    assert {t: c["lastTransitionTime"] for t, c in by_type(same[0]).items()} == {
+        "Accepted": EARLIER,
+        "Attached": EARLIER,
+    }
+    missing = found(("httpbin", Accepted.TARGET_NOT_FOUND, Attached.PENDING))
+    moved = ancestors(bcp("p", {}), missing, (), before, NOW) or []
+    assert {t: c["lastTransitionTime"] for t, c in by_type(moved[0]).items()} == {
+        "Accepted": NOW,
+        "Attached": NOW,
+    }
+
+
+def test_other_controllers_entries_are_kept() -> None:
+    theirs = {"ancestorRef": {"name": "gw"}, "controllerName": "kgateway.dev/kgateway"}
+    status = found(("httpbin", Accepted.VALID, Attached.ATTACHED))
+    entries = ancestors(bcp("p", {}), status, (), [theirs], NOW) or []
+    assert entries[0] == theirs and entries[1]["controllerName"] == CONTROLLER
+
+
+def test_invalid_on_every_named_target_with_the_last_valid_version_still_attached() -> None:
+    policy = bcp("p", {"connectTimeout": "0s"}, generation=3)
+    policy["spec"]["targetRefs"].append({"group": "", "kind": "Service", "name": "other"})
+    problem = Problem("kubernetes", "BackendConfigPolicy", "ns", "p", "spec.connectTimeout", "0")
+    last_valid = found(("httpbin", Accepted.VALID, Attached.ATTACHED), generation=2)
+
+    entries = ancestors(policy, last_valid, [problem], (), NOW) or []
+
+    httpbin, other = (by_type(e) for e in entries)
+    assert [e["ancestorRef"]["name"] for e in entries] == ["httpbin", "other"]
+    assert (httpbin["Accepted"]["reason"], httpbin["Accepted"]["message"]) == (
+        "Invalid",
+        "spec.connectTimeout: 0",
+    )
+    assert httpbin["Accepted"]["observedGeneration"] == 3
+    assert httpbin["Attached"]["status"] == "True"
+    assert httpbin["Attached"]["message"] == "generation 2 still applies: how"
+    assert (other["Attached"]["status"], other["Attached"]["reason"]) == ("False", "Pending")
+
+
+def test_nothing_to_say_and_too_much_to_say() -> None:
+    assert ancestors(bcp("p", {}), None, (), (), NOW) is None
+    many = found(*((f"s{i:02}", Accepted.VALID, Attached.ATTACHED) for i in range(20)))
+    assert len(ancestors(bcp("p", {}), many, (), (), NOW) or []) == MAX_ANCESTORS
+
+
+# --- The command line -----------------------------------------------------------------------
+
+
+def test_serve_takes_paths_or_kubernetes_not_both(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["serve", "--kubernetes", "policies"]) == 2
+    assert cli.main(["serve"]) == 2
+    assert "give YAML files or directories, or --kubernetes" in capsys.readouterr().err
+
+
+def test_serve_kubernetes_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--help"])
+    shown = capsys.readouterr().out
+    for flag in (
+        "--kubernetes",
+        "--kubeconfig",
+        "--namespace",
+        "--lease-namespace",
+        "--lease-name",
+        "--pod-name",
+        "--lease-duration",
+    ):
+        assert flag in shown

@@ -1,0 +1,53 @@
+"""The API resources xdscp lists and watches, with their REST paths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdscp.model.backendconfigpolicy import BackendConfigPolicy
+from xdscp.model.base import KubeObject
+from xdscp.model.load import KINDS
+
+# The REST resource name of each kind xdscp reads (what RBAC rules and URLs name).
+_PLURALS = {
+    "Service": "services",
+    "EndpointSlice": "endpointslices",
+    "Gateway": "gateways",
+    "HTTPRoute": "httproutes",
+    "BackendConfigPolicy": "backendconfigpolicies",
+    "Backend": "backends",
+}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One namespaced API resource, served at one group and version."""
+
+    kind: str
+    group: str
+    version: str
+    plural: str
+
+    @classmethod
+    def of(cls, model: type[KubeObject]) -> Resource:
+        return cls(model.KIND, model.GROUP, model.VERSIONS[0], _PLURALS[model.KIND])
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def name(self) -> str:
+        """As RBAC and `kubectl api-resources` spell it: services, backends.gateway.kgateway.dev."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        """The collection, across all namespaces when `namespace` is None, or one object."""
+        root = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        scoped = f"{root}/namespaces/{namespace}" if namespace is not None else root
+        return f"{scoped}/{self.plural}" + (f"/{name}" if name is not None else "")
+
+
+WATCHED = tuple(Resource.of(model) for model in KINDS)
+POLICIES = Resource.of(BackendConfigPolicy)
+LEASES = Resource("Lease", "coordination.k8s.io", "v1", "leases")

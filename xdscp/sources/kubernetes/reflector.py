@@ -1,0 +1,185 @@
+"""One resource in one scope, listed and then watched, the way client-go's reflector does it.
+
+It runs in a thread of its own (the client blocks) and hands every result to `emit`: a full
+list as one event, so whoever applies it can swap the whole scope at once, then each change.
+A watch that ends is resumed from the last resourceVersion seen (bookmarks keep it fresh); a
+410 Gone means that version is too old, and the scope is listed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from xdscp.sources.kubernetes.api import JSON, Api, ApiError
+from xdscp.sources.kubernetes.kinds import Resource
+
+log = logging.getLogger("xdscp.kubernetes")
+GONE = 410
+# Answers that will not change by retrying soon: the resource is not there for us. Anything
+# else (no answer, 5xx while the server starts) is retried without pretending it is empty.
+UNAVAILABLE = {403: "forbidden", 404: "not served by the API server (is its CRD installed?)"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    resource: Resource
+    namespace: str | None  # None: every namespace
+
+    def __str__(self) -> str:
+        where = f" in namespace {self.namespace}" if self.namespace is not None else ""
+        return f"{self.resource.name}{where}"
+
+    @property
+    def path(self) -> str:
+        return self.resource.path(self.namespace)
+
+
+@dataclass(frozen=True)
+class Listed:
+    scope: Scope
+    objects: tuple[JSON, ...]
+
+
+@dataclass(frozen=True)
+class Changed:
+    scope: Scope
+    object: JSON
+
+
+@dataclass(frozen=True)
+class Deleted:
+    scope: Scope
+    object: JSON
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """The server answered but will not list this resource (not installed, or forbidden)."""
+
+    scope: Scope
+    message: str
+
+
+Event = Listed | Changed | Deleted | Unavailable
+
+
+@dataclass(frozen=True)
+class Timing:
+    page_size: int = 500
+    watch_seconds: int = 300  # each watch asks to end after 1-2x this, as client-go jitters it
+    backoff_initial: float = 0.2
+    backoff_max: float = 5.0
+    shortest_watch: float = 1.0  # a watch ending sooner with no event counts as a failure
+
+
+class _Gone(Exception):
+    """The resourceVersion to watch from is older than the server keeps: list again."""
+
+
+class Reflector:
+    def __init__(
+        self,
+        api: Api,
+        scope: Scope,
+        emit: Callable[[Event], None],
+        stop: threading.Event,
+        timing: Timing = Timing(),
+    ) -> None:
+        self.api, self.scope, self._emit, self._stop, self.timing = api, scope, emit, stop, timing
+
+    def run(self) -> None:
+        """List, then watch from the list's resourceVersion, until `stop` is set."""
+        version: str | None = None
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                if version is None:
+                    version = self._list()
+                version = self._watch(version)
+                failures = 0
+            except _Gone:
+                log.info("%s: watch expired (410 Gone); listing again", self.scope)
+                version = None
+            except ApiError as err:
+                failures += 1
+                if version is None and err.status in UNAVAILABLE:
+                    self._emit(Unavailable(self.scope, f"{UNAVAILABLE[err.status]}: {err}"))
+                delay = self._backoff(failures)
+                log.warning("%s: %s; retrying in %.1f s", self.scope, err, delay)
+                self._stop.wait(delay)
+
+    def _list(self) -> str:
+        objects: list[JSON] = []
+        token = ""
+        while True:
+            query = [("limit", str(self.timing.page_size))]
+            if token:
+                query.append(("continue", token))
+            with _relist_on_gone():
+                page = self.api.get(self.scope.path, query)
+            objects.extend(self._typed(item) for item in page.get("items") or ())
+            meta = page.get("metadata") or {}
+            token = meta.get("continue") or ""
+            if not token:
+                self._emit(Listed(self.scope, tuple(objects)))
+                log.debug("%s: listed %d objects", self.scope, len(objects))
+                return str(meta.get("resourceVersion", ""))
+
+    def _watch(self, version: str) -> str:
+        seconds = int(self.timing.watch_seconds * (1 + random.random()))
+        query = [
+            ("resourceVersion", version),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", str(seconds)),
+        ]
+        started, events = time.monotonic(), 0
+        with _relist_on_gone():
+            for event in self.api.watch(self.scope.path, query, read_timeout=seconds + 30):
+                events += 1
+                version = self._handle(event, version)
+                if self._stop.is_set():
+                    break
+        if not events and time.monotonic() - started < self.timing.shortest_watch:
+            raise ApiError(0, "the watch ended as soon as it began")
+        return version
+
+    def _handle(self, event: JSON, version: str) -> str:
+        kind, body = event.get("type"), event.get("object") or {}
+        if kind == "ERROR":  # a Status object
+            if body.get("code") == GONE:
+                raise _Gone
+            raise ApiError(int(body.get("code") or 0), str(body.get("message")))
+        version = str((body.get("metadata") or {}).get("resourceVersion") or version)
+        if kind in ("ADDED", "MODIFIED"):
+            self._emit(Changed(self.scope, self._typed(body)))
+        elif kind == "DELETED":
+            self._emit(Deleted(self.scope, self._typed(body)))
+        return version  # a BOOKMARK only moves the resourceVersion on
+
+    def _typed(self, body: JSON) -> JSON:
+        # List items of built-in kinds come without apiVersion and kind; the model needs both.
+        return {
+            **body,
+            "apiVersion": self.scope.resource.api_version,
+            "kind": self.scope.resource.kind,
+        }
+
+    def _backoff(self, failures: int) -> float:
+        delay = min(self.timing.backoff_initial * 2.0 ** (failures - 1), self.timing.backoff_max)
+        return delay * random.uniform(0.8, 1.2)
+
+
+@contextmanager
+def _relist_on_gone() -> Iterator[None]:
+    try:
+        yield
+    except ApiError as err:
+        if err.status == GONE:
+            raise _Gone from err
+        raise

@@ -1,0 +1,137 @@
+"""Every watched object as the API server stores it, and the typed view the pipeline gets.
+
+The store lives on the event loop: reflector threads hand their events over with
+`call_soon_threadsafe`, so an event, or a whole list, is applied completely or not at all
+before the next view is built. An object is validated once per change of its content; a
+change of status alone (our own writes) never rebuilds the view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from xdscp.model.base import KubeObject
+from xdscp.model.load import Document, ObjectKey, load
+from xdscp.model.problems import Problem
+from xdscp.model.resources import Key, Resources
+from xdscp.sources import Update
+from xdscp.sources.kubernetes.api import JSON
+from xdscp.sources.kubernetes.kinds import POLICIES
+from xdscp.sources.kubernetes.reflector import (
+    Changed,
+    Deleted,
+    Event,
+    Listed,
+    Scope,
+    Unavailable,
+)
+
+SOURCE = "kubernetes"  # Problem.source of everything read from the API server
+
+
+@dataclass(frozen=True)
+class _Entry:
+    body: JSON  # as last stored, status included
+    content: JSON  # what configures something: the body without status and bookkeeping
+    object: KubeObject | None  # the current version if valid, else the last valid one
+    problems: tuple[Problem, ...]
+
+
+class Store:
+    def __init__(self, scopes: Iterable[Scope]) -> None:
+        self._entries: dict[Scope, dict[ObjectKey, _Entry]] = {scope: {} for scope in scopes}
+        self._listed: set[Scope] = set()
+        self._unavailable: dict[Scope, str] = {}
+        self.changed = asyncio.Event()  # the configuration changed: a new Update is due
+        self.on_status: Callable[[], None] = lambda: None  # only some status changed
+
+    @property
+    def synced(self) -> bool:
+        """Every scope has been listed once, or found missing: a first view can be served."""
+        return all(s in self._listed or s in self._unavailable for s in self._entries)
+
+    def apply(self, event: Event) -> None:
+        match event:
+            case Listed(scope, objects):
+                self._replace(scope, objects)
+            case Changed(scope, body):
+                self._put(scope, body)
+            case Deleted(scope, body):
+                if self._entries[scope].pop(_key(body), None) is not None:
+                    self.changed.set()
+            case Unavailable(scope, message):
+                if self._unavailable.get(scope) != message:
+                    self._unavailable[scope] = message
+                    self.changed.set()
+
+    def update(self) -> Update:
+        """The valid objects of every scope (or their last valid versions) and every problem."""
+        entries = [e for scoped in self._entries.values() for e in scoped.values()]
+        problems = [p for e in entries for p in e.problems]
+        problems.extend(
+            Problem(SOURCE, "", scope.namespace or "", scope.resource.name, "", message)
+            for scope, message in self._unavailable.items()
+        )
+        objects = (e.object for e in entries if e.object is not None)
+        return Update(Resources.of(objects), tuple(problems))
+
+    def policies(self) -> dict[Key, JSON]:
+        """Every BackendConfigPolicy as last stored, valid or not."""
+        return {
+            key[1:]: entry.body
+            for scope, entries in self._entries.items()
+            if scope.resource == POLICIES
+            for key, entry in entries.items()
+        }
+
+    def _replace(self, scope: Scope, objects: Iterable[JSON]) -> None:
+        old = self._entries[scope]
+        new: dict[ObjectKey, _Entry] = {}
+        was_unavailable = self._unavailable.pop(scope, None) is not None
+        config_changed = was_unavailable or scope not in self._listed
+        status_changed = False
+        for body in objects:
+            key = _key(body)
+            new[key], changed = _entry(key, body, old.get(key))
+            config_changed |= changed
+            status_changed |= not changed and old[key].body != body
+        config_changed |= not old.keys() <= new.keys()
+        self._entries[scope] = new  # one swap: the view never holds half a list
+        self._listed.add(scope)
+        self._notify(config_changed, status_changed)
+
+    def _put(self, scope: Scope, body: JSON) -> None:
+        key = _key(body)
+        self._entries[scope][key], changed = _entry(key, body, self._entries[scope].get(key))
+        self._notify(changed, not changed)
+
+    def _notify(self, config_changed: bool, status_changed: bool) -> None:
+        if config_changed:
+            self.changed.set()
+        elif status_changed:
+            self.on_status()
+
+
+def _entry(key: ObjectKey, body: JSON, old: _Entry | None) -> tuple[_Entry, bool]:
+    """The entry for a new body, and whether its configuration changed."""
+    content = _content(body)
+    if old is not None and old.content == content:
+        return replace(old, body=body), False
+    previous: Mapping[ObjectKey, KubeObject] = {key: old.object} if old and old.object else {}
+    loaded = load([Document(SOURCE, body)], previous)
+    return _Entry(body, content, loaded.objects.get(key), tuple(loaded.problems)), True
+
+
+def _content(body: JSON) -> JSON:
+    meta: dict[str, Any] = dict(body.get("metadata") or {})
+    for bookkeeping in ("resourceVersion", "managedFields"):
+        meta.pop(bookkeeping, None)
+    return {**{k: v for k, v in body.items() if k != "status"}, "metadata": meta}
+
+
+def _key(body: JSON) -> ObjectKey:
+    meta = body.get("metadata") or {}
+    return (str(body.get("kind")), str(meta.get("namespace", "")), str(meta.get("name", "")))
