@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 MISSING = "(absent)"
+REDACTED = "[redacted]"
+# Fields Envoy marks sensitive and shows as "[redacted]" in config_dump, whatever they hold.
+SENSITIVE = frozenset({"private_key", "password"})
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ def compare(
         if have is None:
             checks.append(Check(name, "(cluster)", "present", MISSING))
             continue
-        want_leaves, have_leaves = dict(_leaves(want)), dict(_leaves(have))
+        want_leaves, have_leaves = dict(_leaves(_as_envoy_shows(want))), dict(_leaves(have))
         for path in sorted(want_leaves.keys() | have_leaves.keys()):
             checks.append(
                 Check(name, path, want_leaves.get(path, MISSING), have_leaves.get(path, MISSING))
@@ -50,3 +53,17 @@ def _leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield from _leaves(item, f"{prefix}.{key}" if prefix else key)
     else:
         yield prefix, value
+
+
+def _as_envoy_shows(value: Any) -> Any:
+    """`value` with its sensitive data sources as config_dump shows them."""
+    if isinstance(value, dict):
+        return {
+            key: {source: REDACTED for source in item}
+            if key in SENSITIVE and isinstance(item, dict)
+            else _as_envoy_shows(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_as_envoy_shows(item) for item in value]
+    return value

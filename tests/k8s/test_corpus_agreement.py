@@ -8,10 +8,7 @@ Every file of tests/corpus is sent with `kubectl apply --dry-run=server --valida
   in) translates to the same Envoy resources as the file does in file mode;
 - invalid/: refused by both, each naming the `# expect:` field, and every field the API
   server names is named by xdscp too;
-- stricter/: admitted by the API server, refused by xdscp naming the `# expect:` field;
-- disagreements/: where the two differ today. The API server side is asserted as a fact;
-  xdscp's agreeing is an xfail(strict): when xdscp is fixed it XPASSes, and the file moves to
-  valid/ or invalid/.
+- stricter/: admitted by the API server, refused by xdscp naming the `# expect:` field.
 
 The dry runs go out 4 at a time in a module fixture, so each test only reads a result.
 """
@@ -38,10 +35,8 @@ from .apiserver import KubeCluster
 pytestmark = pytest.mark.k8s
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
-FOLDERS = ("valid", "invalid", "stricter", "disagreements")
+FOLDERS = ("valid", "invalid", "stricter")
 _EXPECT = re.compile(r"^# expect: (\S+)$", re.MULTILINE)
-_API_SERVER_SAYS = re.compile(r"^# kube-apiserver: (admits|refuses)$", re.MULTILINE)
-_XDSCP_TODAY = re.compile(r"^# xdscp \(today\): (.+)$", re.MULTILINE)
 _NAMESPACE = re.compile(r"^(\s*namespace:\s*)corpus\s*$", re.MULTILINE)
 # The Service every corpus policy targets, as file mode needs it to build a cluster.
 SERVICE = """\
@@ -200,50 +195,6 @@ def test_stricter_is_admitted_by_the_api_server_and_refused_by_xdscp(
 
     assert admission.accepted, admission.output
     assert expected_field(path) in ours, problems
-
-
-# --- disagreements/ -----------------------------------------------------------------------
-
-
-def xdscp_today(path: Path) -> str:
-    found = _XDSCP_TODAY.search(path.read_text())
-    assert found, f"{path.name} has no `# xdscp (today): ...` line"
-    return f"xdscp {found.group(1)}"
-
-
-def api_server_says(path: Path) -> str:
-    found = _API_SERVER_SAYS.search(path.read_text())
-    assert found, f"{path.name} has no `# kube-apiserver: admits|refuses` line"
-    return found.group(1)
-
-
-@pytest.mark.parametrize("path", _params("disagreements"))
-def test_disagreement_api_server_side(path: Path, admissions: dict[Path, Admission]) -> None:
-    admission = admissions[path]
-    if api_server_says(path) == "admits":
-        assert admission.accepted, admission.output
-    else:
-        assert not admission.accepted, admission.output
-        assert expected_field(path) in api_field_paths(admission.output), admission.output
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(
-            p,
-            id=f"disagreements/{p.stem}",
-            marks=pytest.mark.xfail(strict=True, reason=xdscp_today(p)),
-        )
-        for p in corpus("disagreements")
-    ],
-)
-def test_disagreement_xdscp_agrees(path: Path) -> None:
-    ours, problems = our_field_paths(path)
-    if api_server_says(path) == "admits":
-        assert problems == []
-    else:
-        assert expected_field(path) in ours, problems
 
 
 # --- the parsing the checks above rely on --------------------------------------------------

@@ -87,9 +87,12 @@ def test_strict_scalars() -> None:
     assert errors({"perConnectionBufferLimitBytes": True}) == [
         ("spec.perConnectionBufferLimitBytes", 'Invalid value: "boolean": must be of type integer')
     ]
-    assert errors({"circuitBreakers": {"maxRetries": 1.0}}) == [
+    assert errors({"circuitBreakers": {"maxRetries": 1.5}}) == [
         ("spec.circuitBreakers.maxRetries", 'Invalid value: "number": must be of type integer')
     ]
+    # A number with no fraction is an integer to the API server (it stores 1.0 as 1).
+    breakers = policy({"circuitBreakers": {"maxRetries": 1.0}}).spec.circuit_breakers
+    assert breakers is not None and breakers.max_retries == 1
 
 
 def test_rules_and_field_errors_are_reported_together() -> None:

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from xdscp.model.base import KubeObject, Spec
+from xdscp.model.base import OwnedObject, Spec
 from xdscp.model.policy.connection import TcpKeepalive
 from xdscp.model.policy.spec import TARGETING, BackendConfigPolicySpec
 from xdscp.model.policy.targets import TARGET_KINDS, TargetRef, TargetSelector
@@ -18,7 +18,7 @@ from xdscp.model.service import HTTP2_PROTOCOLS
 from xdscp.model.types import NonEmptyStr, Port
 
 
-class BackendConfigPolicy(KubeObject):
+class BackendConfigPolicy(OwnedObject):
     GROUP = "gateway.kgateway.dev"
     KIND = "BackendConfigPolicy"
     VERSIONS = ("v1alpha1",)
@@ -60,7 +60,7 @@ class BackendSpec(Spec):
     static: StaticBackend
 
 
-class Backend(KubeObject):
+class Backend(OwnedObject):
     GROUP = "gateway.kgateway.dev"
     KIND = "Backend"
     VERSIONS = ("v1alpha1",)
