@@ -33,6 +33,8 @@ test: lint typecheck k8s
 soak: $(BIN)/xdscp
 	$(BIN)/python -m tests.soak.soak --seconds 600 --streams 1000
 
+include bench/bench.mk
+
 # Rewrite the golden outputs from the translator; read the diff before committing.
 golden: $(BIN)/xdscp
 	$(BIN)/pytest tests/golden --update-golden
