@@ -14,7 +14,7 @@ from xdscp.server.metrics import Metrics
 from xdscp.snapshot import SHORT_NAMES, Snapshot
 from xdscp.sources import Update
 from xdscp.status import PolicyStatus
-from xdscp.translate import Options, translate
+from xdscp.translate import Memo, Options, translate
 
 log = logging.getLogger("xdscp")
 
@@ -27,6 +27,7 @@ class Pipeline:
         self.snapshot: Snapshot | None = None
         self.problems: tuple[Problem, ...] = ()
         self.statuses: list[PolicyStatus] = []
+        self.memo = Memo()  # only what a change touches is translated again
         self._on_apply: list[Callable[[], None]] = []
 
     def on_apply(self, callback: Callable[[], None]) -> None:
@@ -37,7 +38,7 @@ class Pipeline:
         """Serve the update; if translating it fails, the last good snapshot stays served."""
         started = time.perf_counter()
         try:
-            translation = translate(update.resources, self.options)
+            translation = translate(update.resources, self.options, self.memo)
             snapshot = Snapshot.build(translation, self.snapshot)
         except Exception:
             log.exception("translation failed; still serving snapshot %s", self._version())

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from google.protobuf.message import Message
 
 from xdscp import wire
 from xdscp.translate import Translation
+from xdscp.translate.memo import same_objects
 
 CLUSTER = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 ENDPOINT = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
@@ -38,6 +39,9 @@ class Resource:
     name: str
     version: str
     body: bytes  # deterministic serialization of the Envoy message
+    # What it was built from (the message, and its parent's Resource): when the translator
+    # hands over the very same objects again, nothing is serialized or hashed again.
+    sources: tuple[object, ...] = field(default=(), compare=False, repr=False)
 
     @cached_property
     def any(self) -> bytes:
@@ -108,14 +112,18 @@ class Snapshot:
             out = {}
             before = old.get(type_url, {})
             for name, message in messages.items():
-                body = message.SerializeToString(deterministic=True)
                 parent = parents.get(name)
-                version = digest(body, parent.version.encode()) if parent else digest(body)
                 reused = before.get(name)
+                sources = (message, parent)
+                if reused is not None and same_objects(reused.sources, sources):
+                    out[name] = reused
+                    continue
+                body = message.SerializeToString(deterministic=True)
+                version = digest(body, parent.version.encode()) if parent else digest(body)
                 out[name] = (
                     reused
                     if reused is not None and reused.version == version
-                    else Resource(type_url, name, version, body)
+                    else Resource(type_url, name, version, body, sources)
                 )
             return out
 

@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 
 from tests.envoy_validate import as_static, envoy_validate
 from xdscp import render
+from xdscp.model.base import KubeObject
 from xdscp.model.duration import Duration
 from xdscp.model.load import Document, load
 from xdscp.model.resources import Resources
-from xdscp.translate import translate
+from xdscp.translate import Memo, translate
 
 INT32 = 2**31 - 1
 UNITS = {"h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
@@ -147,3 +148,30 @@ def test_merge_never_depends_on_input_order(
     shuffler.shuffle(shuffled)
     one, other = translate(resources_of(bodies)), translate(resources_of(shuffled))
     assert render.document(one, explain=True) == render.document(other, explain=True)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), spec_blocks | st.none()), min_size=1, max_size=8))
+def test_translating_with_a_memo_gives_what_translating_afresh_gives(
+    steps: list[tuple[int, dict[str, Any] | None]],
+) -> None:
+    """Policies on four Services change, appear and go one step at a time; objects that do not
+    change keep their identity, as the sources keep it, so the memo is really used."""
+    objects = {key: one(service(f"s{key[1]}")) for key in (("Service", i) for i in range(4))}
+    memo = Memo()
+    for index, spec in steps:
+        if spec is None:
+            objects.pop(("Policy", index), None)
+        else:
+            objects[("Policy", index)] = one(policy(f"p{index}", f"s{index}", spec))
+        resources = Resources.of(objects.values())
+        remembered = translate(resources, memo=memo)
+        afresh = translate(resources)
+        assert render.document(remembered, explain=True) == render.document(afresh, explain=True)
+
+
+def one(body: dict[str, Any]) -> KubeObject:
+    loaded = load([Document("property", body)], {})
+    assume(not loaded.problems)
+    (obj,) = loaded.objects.values()
+    return obj

@@ -14,14 +14,16 @@ from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
 from pydantic.alias_generators import to_camel
 
+from xdscp.model.backendconfigpolicy import Backend
 from xdscp.model.problems import Problem
 from xdscp.model.resources import Key, Resources
-from xdscp.model.service import EndpointSlice
+from xdscp.model.service import EndpointSlice, Service
 from xdscp.status import FieldOrigin, PolicyStatus
 from xdscp.translate.attachment import Attachment, Target, attach
 from xdscp.translate.clusters import apply_policies, backend_cluster, service_clusters
 from xdscp.translate.endpoints import load_assignment
 from xdscp.translate.gateway import translate_gateways
+from xdscp.translate.memo import Memo, NoMemo
 from xdscp.translate.report import policy_statuses
 
 
@@ -42,34 +44,83 @@ class Translation:
     problems: list[Problem] = field(default_factory=list)
 
 
-def translate(resources: Resources, options: Options = Options()) -> Translation:
+@dataclass
+class _TargetOutput:
+    """What one Service or Backend translates to: the unit the memo keeps."""
+
+    clusters: list[cluster_pb2.Cluster] = field(default_factory=list)
+    load_assignments: list[endpoint_pb2.ClusterLoadAssignment] = field(default_factory=list)
+    origins: list[FieldOrigin] = field(default_factory=list)
+    warnings: list[tuple[Key, str]] = field(default_factory=list)  # (policy, warning)
+
+    def configure(
+        self, cluster: cluster_pb2.Cluster, attachment: Attachment | None, http2: bool
+    ) -> None:
+        for spec_field, warning in apply_policies(cluster, attachment, http2):
+            self.warnings.append(
+                (_winner(attachment, spec_field), f"{to_camel(spec_field)}: {warning}")
+            )
+        self.clusters.append(cluster)
+        self.origins.extend(_origins(cluster.name, attachment))
+
+
+def translate(
+    resources: Resources, options: Options = Options(), memo: Memo | None = None
+) -> Translation:
+    """`memo` (kept by the caller between translations) saves work; the output is the same."""
+    memo = memo if memo is not None else NoMemo()
     out = Translation()
-    attachments, targets_of = attach(resources)
+    attachments, targets_of = attach(resources, memo)
     warnings: dict[tuple[Target, Key], set[str]] = defaultdict(set)
     slices = _slices_by_service(resources)
 
-    def configure(cluster: cluster_pb2.Cluster, target: Target, http2: bool) -> None:
-        attachment = attachments.get(target)
-        for spec_field, warning in apply_policies(cluster, attachment, http2):
-            warnings[(target, _winner(attachment, spec_field))].add(
-                f"{to_camel(spec_field)}: {warning}"
-            )
-        out.clusters[cluster.name] = cluster
-        out.origins.extend(_origins(cluster.name, attachment))
+    def collect(target: Target, result: _TargetOutput) -> None:
+        out.clusters.update((c.name, c) for c in result.clusters)
+        out.load_assignments.update((a.cluster_name, a) for a in result.load_assignments)
+        out.origins.extend(result.origins)
+        for policy, warning in result.warnings:
+            warnings[(target, policy)].add(warning)
 
     for key, service in resources.services.items():
-        for port, cluster in service_clusters(service):
-            configure(cluster, Target("", "Service", *key), port.speaks_http2)
-            out.load_assignments[cluster.name] = load_assignment(
-                cluster.name, port, slices.get(key, ())
-            )
+        target = Target("", "Service", *key)
+        attachment, service_slices = attachments.get(target), tuple(slices.get(key, ()))
+        result = memo.get(
+            ("Service", key),
+            (service, attachment, *service_slices),
+            _service,
+            service,
+            attachment,
+            service_slices,
+        )
+        collect(target, result)
     for key, backend in resources.backends.items():
-        configure(backend_cluster(backend), Target("gateway.kgateway.dev", "Backend", *key), False)
+        target = Target("gateway.kgateway.dev", "Backend", *key)
+        attachment = attachments.get(target)
+        result = memo.get(("Backend", key), (backend, attachment), _backend, backend, attachment)
+        collect(target, result)
 
     gateways = translate_gateways(resources, options.listener_address)
     out.listeners, out.routes, out.problems = gateways.listeners, gateways.routes, gateways.problems
-    out.statuses = policy_statuses(resources, attachments, targets_of, warnings)
+    out.statuses = policy_statuses(resources, attachments, targets_of, warnings, memo)
+    memo.sweep()
     return out
+
+
+def _service(
+    service: Service, attachment: Attachment | None, slices: tuple[EndpointSlice, ...]
+) -> _TargetOutput:
+    result = _TargetOutput()
+    for port, cluster in service_clusters(service):
+        result.configure(cluster, attachment, port.speaks_http2)
+        result.load_assignments.append(load_assignment(cluster.name, port, slices))
+    return result
+
+
+def _backend(backend: Backend, attachment: Attachment | None) -> _TargetOutput:
+    result = _TargetOutput()
+    # A Backend's protocol is read off its cluster (its appProtocol set it already).
+    result.configure(backend_cluster(backend), attachment, False)
+    return result
 
 
 def _slices_by_service(resources: Resources) -> dict[Key, list[EndpointSlice]]:
@@ -97,4 +148,4 @@ def _origins(cluster: str, attachment: Attachment | None) -> list[FieldOrigin]:
     ]
 
 
-__all__ = ["Options", "Translation", "translate"]
+__all__ = ["Memo", "Options", "Translation", "translate"]

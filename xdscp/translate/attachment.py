@@ -10,17 +10,19 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from xdscp.model.backendconfigpolicy import BackendConfigPolicy, TargetRef, TargetSelector
 from xdscp.model.base import KubeObject
 from xdscp.model.resources import Key, Resources
+from xdscp.translate.memo import Memo
 
 _NEWEST = datetime.max.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True, order=True)
-class Target:
+class Target(NamedTuple):
+    """A Service or Backend a policy configures (a tuple: hashed and ordered at C speed)."""
+
     group: str
     kind: str
     namespace: str
@@ -47,16 +49,29 @@ class Attachment:
     settings: tuple[Setting, ...]
 
 
-def attach(resources: Resources) -> tuple[dict[Target, Attachment], dict[Key, list[Target]]]:
-    """Targets found for each policy, and the merged attachment of each target found."""
+def attach(
+    resources: Resources, memo: Memo
+) -> tuple[dict[Target, Attachment], dict[Key, list[Target]]]:
+    """Targets found for each policy, and the merged attachment of each target found.
+
+    An attachment made of the same policy objects as last time is the same object, so what
+    was translated from it can be reused (see `memo`).
+    """
     found: dict[Target, list[BackendConfigPolicy]] = defaultdict(list)
     targets_of: dict[Key, list[Target]] = {}
     for key, policy in resources.policies.items():
-        targets_of[key] = _targets(policy, resources)
+        targets_of[key] = (
+            _targets(policy, resources)  # selectors depend on every object's labels
+            if policy.spec.target_selectors
+            else memo.get(("targets", key), (policy,), _targets, policy, resources)
+        )
         for target in targets_of[key]:
             if _lookup(target, resources) is not None:
                 found[target].append(policy)
-    attachments = {target: _merge(target, policies) for target, policies in sorted(found.items())}
+    attachments = {
+        target: memo.get(("attachment", target), tuple(policies), _merge, target, policies)
+        for target, policies in found.items()
+    }
     return attachments, targets_of
 
 

@@ -6,9 +6,11 @@ from collections.abc import Mapping
 
 from pydantic.alias_generators import to_camel
 
+from xdscp.model.backendconfigpolicy import BackendConfigPolicy
 from xdscp.model.resources import Key, Resources
 from xdscp.status import Accepted, AncestorStatus, Attached, PolicyStatus
 from xdscp.translate.attachment import Attachment, Target
+from xdscp.translate.memo import Memo
 
 
 def policy_statuses(
@@ -16,15 +18,32 @@ def policy_statuses(
     attachments: Mapping[Target, Attachment],
     targets_of: Mapping[Key, list[Target]],
     warnings: Mapping[tuple[Target, Key], set[str]],
+    memo: Memo,
 ) -> list[PolicyStatus]:
     statuses = []
     for key, policy in resources.policies.items():
-        ancestors = tuple(
-            _ancestor(target, key, attachments.get(target), warnings.get((target, key), set()))
-            for target in targets_of[key]
+        targets = targets_of[key]
+        found = [attachments.get(t) for t in targets]
+        said = [warnings.get((t, key)) for t in targets]  # None unless something was ignored
+        inputs = (policy, *found, *said)
+        statuses.append(
+            memo.get(("status", key), inputs, _status, key, policy, targets, found, said)
         )
-        statuses.append(PolicyStatus(*key, policy.metadata.generation, ancestors))
     return statuses
+
+
+def _status(
+    key: Key,
+    policy: BackendConfigPolicy,
+    targets: list[Target],
+    found: list[Attachment | None],
+    said: list[set[str] | None],
+) -> PolicyStatus:
+    ancestors = tuple(
+        _ancestor(target, key, attachment, warnings or set())
+        for target, attachment, warnings in zip(targets, found, said, strict=True)
+    )
+    return PolicyStatus(*key, policy.metadata.generation, ancestors)
 
 
 def _ancestor(
