@@ -66,9 +66,17 @@ def sotw_response(type_url: str, resources: list[Resource]) -> tuple[str, bytes]
 class Snapshot:
     """Resources by type and name. Immutable once built; responses are memoized per snapshot."""
 
-    def __init__(self, resources: Mapping[str, Mapping[str, Resource]]) -> None:
+    def __init__(
+        self, resources: Mapping[str, Mapping[str, Resource]], base: Snapshot | None = None
+    ) -> None:
         self.resources = {t: dict(sorted(resources.get(t, {}).items())) for t in TYPES}
         self._responses: dict[tuple[str, frozenset[str] | None], tuple[str, bytes]] = {}
+        # The names that differ from the snapshot this one was built from, by type: a stream
+        # in sync with that one need look at nothing else.
+        self.base_version = base.version if base else None
+        self.changed = (
+            {t: _differing(base.resources[t], self.resources[t]) for t in TYPES} if base else None
+        )
 
     @cached_property
     def versions(self) -> dict[str, str]:
@@ -134,5 +142,11 @@ class Snapshot:
                 ENDPOINT: resources(ENDPOINT, translation.load_assignments, clusters),
                 LISTENER: resources(LISTENER, translation.listeners, {}),
                 ROUTE: resources(ROUTE, translation.routes, {}),
-            }
+            },
+            previous,
         )
+
+
+def _differing(old: Mapping[str, Resource], new: Mapping[str, Resource]) -> frozenset[str]:
+    """Names added, changed (a new Resource) or removed between two tables."""
+    return frozenset(n for n, r in new.items() if old.get(n) is not r) | (old.keys() - new.keys())

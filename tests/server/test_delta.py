@@ -135,3 +135,23 @@ def test_two_streams_from_one_node_are_served_alike() -> None:
             assert [s["node_id"] for s in server.fleet.describe()] == ["node-1", "node-1"]
 
     run(scenario)
+
+
+def test_snapshots_skipped_between_wakeups_are_all_accounted_for() -> None:
+    async def scenario() -> None:
+        first = snapshot({"a": 1, "b": 1, "c": 1})
+        async with serving(first) as server, stream(server.port, True) as ads:
+            await ads.send(delta(CDS, with_node=True))
+            everything = await ads.recv()
+            await ads.send(delta(CDS, nonce=everything.nonce))
+            await ads.send(delta(LDS))  # answered only once the ACK above is read
+            assert (await ads.recv()).type_url == LDS
+            # Two changes before the stream wakes: it sees only the second snapshot, whose
+            # changes (to c) do not include the first's (to a); both must reach the client.
+            second = snapshot({"a": 2, "b": 1, "c": 1}, first)
+            server.cache.set(second)
+            server.cache.set(snapshot({"a": 2, "b": 1, "c": 2}, second))
+            changed = await ads.recv()
+            assert names_of(changed, cluster_pb2.Cluster) == ["a", "c"]
+
+    run(scenario)

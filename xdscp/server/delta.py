@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Set as AbstractSet
 
 from envoy.service.discovery.v3 import discovery_pb2
 
@@ -19,6 +20,9 @@ class DeltaStream(StreamBase):
     def __init__(self, status: StreamStatus, metrics: Metrics) -> None:
         super().__init__(status, metrics)
         self._nonces = itertools.count(1)
+        # The version of the snapshot every subscription was last compared with in full;
+        # None after a subscription changed. In sync, only a snapshot's changes need a look.
+        self._synced: str | None = None
 
     def on_request(self, request: Request, snapshot: Snapshot | None) -> list[bytes]:
         if not self.accept_type(request):
@@ -42,6 +46,8 @@ class DeltaStream(StreamBase):
         subscription.names = (subscription.names | subscribe) - unsubscribe - {WILDCARD}
         for name in unsubscribe:
             subscription.known.pop(name, None)
+        if first or subscribe or unsubscribe:
+            self._synced = None
         self._answer(type_url, subscription, request)
         if snapshot is None:
             return []
@@ -60,15 +66,23 @@ class DeltaStream(StreamBase):
 
     def on_snapshot(self, snapshot: Snapshot) -> list[bytes]:
         """Additions and updates in push order, then removals in the reverse order."""
+        if snapshot.version == self._synced:
+            return []  # a plain ACK, or a wake-up for what this stream has already
+        changed = snapshot.changed if snapshot.base_version == self._synced else None
+
+        def only(type_url: str) -> frozenset[str] | None:
+            return None if changed is None else changed[type_url]
+
         responses = []
         for type_url in TYPES:
             if type_url in self.subscriptions:
                 sub = self.subscriptions[type_url]
-                responses += self._respond(type_url, sub, snapshot, updates=True, removals=False)
+                responses += self._respond(type_url, sub, snapshot, only(type_url), updates=True)
         for type_url in reversed(TYPES):
             if type_url in self.subscriptions:
                 sub = self.subscriptions[type_url]
-                responses += self._respond(type_url, sub, snapshot, updates=False, removals=True)
+                responses += self._respond(type_url, sub, snapshot, only(type_url), removals=True)
+        self._synced = snapshot.version
         return responses
 
     def _answer(
@@ -91,10 +105,12 @@ class DeltaStream(StreamBase):
         type_url: str,
         subscription: Subscription,
         snapshot: Snapshot | None,
+        only: frozenset[str] | None,
         *,
-        updates: bool,
-        removals: bool,
+        updates: bool = False,
+        removals: bool = False,
     ) -> list[bytes]:
+        """What differs from what the client holds; among `only` these names if given."""
         if snapshot is None:
             return []
         table = snapshot.resources[type_url]
@@ -105,6 +121,8 @@ class DeltaStream(StreamBase):
             scope = (
                 table.keys() | subscription.names if subscription.wildcard else subscription.names
             )
+            if only is not None:
+                scope = scope & only
             changed = [
                 table[name]
                 for name in sorted(scope)
@@ -113,7 +131,11 @@ class DeltaStream(StreamBase):
         if removals:
             # A wildcard client is told of what it holds and is gone; a client that named a
             # resource is told once that it does not exist, so it stops waiting for it.
-            candidates = known.keys() if subscription.wildcard else subscription.names
+            candidates: AbstractSet[str] = (
+                known.keys() if subscription.wildcard else subscription.names
+            )
+            if only is not None:
+                candidates = candidates & only
             removed = sorted(n for n in candidates if n not in table and known.get(n) != "")
         if not changed and not removed:
             return []
