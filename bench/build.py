@@ -24,7 +24,7 @@ from xdscp.server.fleet import Fleet
 from xdscp.server.metrics import Metrics
 from xdscp.server.sotw import SotwStream
 from xdscp.snapshot import CLUSTER, ENDPOINT, LISTENER, SHORT_NAMES, TYPES, Snapshot
-from xdscp.translate import Options, translate
+from xdscp.translate import Memo, Options, translate
 
 LISTENER_PORT = 10080
 OPTIONS = Options(listener_address="127.0.0.1")
@@ -82,7 +82,8 @@ def run_incremental(n: int) -> dict[str, Any]:
     """One policy changed: model update, translate, build, set; and what a delta client gets."""
     model = Model(n, LISTENER_PORT)
     cache = SnapshotCache()
-    previous = serialized(Snapshot.build(translate(model.resources(), OPTIONS)))
+    memo = Memo()  # as the server's pipeline keeps one
+    previous = serialized(Snapshot.build(translate(model.resources(), OPTIONS, memo)))
     cache.set(previous)
     delta, sotw = _client(DeltaStream, previous), _client(SotwStream, previous)
     phases: dict[str, list[float]] = {"model": [], "translate": [], "build": [], "total": []}
@@ -93,7 +94,7 @@ def run_incremental(n: int) -> dict[str, Any]:
         model.change(i)
         resources = model.resources()
         modelled = time.perf_counter()
-        translation = translate(resources, OPTIONS)
+        translation = translate(resources, OPTIONS, memo)
         translated = time.perf_counter()
         snapshot = Snapshot.build(translation, previous)
         cache.set(snapshot)

@@ -18,7 +18,7 @@ from bench.fleet import Model
 from bench.run import CHANGED
 from xdscp.processes import free_port, workdir
 from xdscp.snapshot import Snapshot
-from xdscp.translate import translate
+from xdscp.translate import Memo, translate
 
 PROFILES = Path(__file__).resolve().parent / "results" / "profiles"
 
@@ -27,12 +27,13 @@ def incremental(n: int, changes: int) -> str:
     from pyinstrument import Profiler  # a dev tool: `make bench-profile` installs it
 
     model = Model(n, LISTENER_PORT)
-    previous = serialized(Snapshot.build(translate(model.resources(), OPTIONS)))
+    memo = Memo()
+    previous = serialized(Snapshot.build(translate(model.resources(), OPTIONS, memo)))
     profiler = Profiler()
     profiler.start()
     for k in range(changes):
         model.change(1 + k)
-        previous = Snapshot.build(translate(model.resources(), OPTIONS), previous)
+        previous = Snapshot.build(translate(model.resources(), OPTIONS, memo), previous)
     profiler.stop()
     return str(profiler.output_text(show_all=False))
 

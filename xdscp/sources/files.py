@@ -50,10 +50,20 @@ class FileSource:
         self.paths = tuple(paths)
         self._files: dict[Path, _File] = {}
 
-    def load(self) -> Update:
-        """Read every file (unchanged ones are not parsed again) into one consistent view."""
-        files = sorted(self._discover())
-        self._files = {path: self._read(path, self._files.get(path, _File())) for path in files}
+    def load(self, changed: Iterable[Path] | None = None) -> Update:
+        """One consistent view of every file. With the paths the watcher named, only those are
+        read again, unless a link or directory changed; unchanged content is never re-parsed."""
+        changed = None if changed is None else set(changed)
+        if changed is None or not self._only_files_changed(changed):
+            files = sorted(self._discover())
+            self._files = {p: self._read(p, self._files.get(p, _File())) for p in files}
+        else:
+            for path in filter(self._watched_file, changed):  # editors' temporary files aside
+                if path.is_file():
+                    self._files[path] = self._read(path, self._files.get(path, _File()))
+                else:
+                    self._files.pop(path, None)
+            self._files = dict(sorted(self._files.items()))
         objects: dict[ObjectKey, KubeObject] = {}
         origin: dict[ObjectKey, Path] = {}
         problems: list[Problem] = []
@@ -75,8 +85,23 @@ class FileSource:
         """The current view, then a new one after every change on disk."""
         yield self.load()
         watched = [p for p in self.paths if p.exists()]
-        async for _ in awatch(*watched, debounce=debounce_ms, step=5, recursive=True):
-            yield self.load()
+        async for changes in awatch(*watched, debounce=debounce_ms, step=5, recursive=True):
+            yield self.load(Path(path) for _, path in changes)
+
+    def _only_files_changed(self, changed: set[Path]) -> bool:
+        """Whether re-reading just these paths gives the whole truth. Not when a link or a
+        directory changed: a ConfigMap volume swaps its `..data` link, and every file seen
+        through it changes without an event of its own."""
+        return not any(
+            p.is_symlink() or p.is_dir() or any(part.startswith("..") for part in p.parts)
+            for p in changed
+        )
+
+    def _watched_file(self, path: Path) -> bool:
+        return any(
+            root.is_dir() and path.is_relative_to(root) and _visible(path, root)
+            for root in self.paths
+        )
 
     def _discover(self) -> Iterable[Path]:
         for path in self.paths:
