@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -15,8 +16,9 @@ Key = tuple[str, str]
 T = TypeVar("T", bound=KubeObject)
 
 
-def _by_key(objects: Iterable[KubeObject], kind: type[T]) -> dict[Key, T]:
-    return dict(sorted((o.key, o) for o in objects if isinstance(o, kind)))
+def _by_key(grouped: Mapping[type, list[KubeObject]], kind: type[T]) -> dict[Key, T]:
+    found: list[T] = grouped.get(kind, [])  # type: ignore[assignment]
+    return dict(sorted(((o.metadata.namespace, o.metadata.name), o) for o in found))
 
 
 @dataclass(frozen=True)
@@ -37,13 +39,15 @@ class Resources:
     def of(
         cls, objects: Iterable[KubeObject], origins: Mapping[tuple[str, str, str], str] = {}
     ) -> Resources:
-        objects = list(objects)
+        grouped: dict[type, list[KubeObject]] = defaultdict(list)
+        for obj in objects:  # one pass, by exact class: the kinds have no subclasses
+            grouped[type(obj)].append(obj)
         return cls(
             origins=origins,
-            services=_by_key(objects, Service),
-            endpoint_slices=_by_key(objects, EndpointSlice),
-            gateways=_by_key(objects, Gateway),
-            http_routes=_by_key(objects, HTTPRoute),
-            policies=_by_key(objects, BackendConfigPolicy),
-            backends=_by_key(objects, Backend),
+            services=_by_key(grouped, Service),
+            endpoint_slices=_by_key(grouped, EndpointSlice),
+            gateways=_by_key(grouped, Gateway),
+            http_routes=_by_key(grouped, HTTPRoute),
+            policies=_by_key(grouped, BackendConfigPolicy),
+            backends=_by_key(grouped, Backend),
         )

@@ -9,6 +9,7 @@ memo: it only saves work.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
@@ -52,4 +53,4 @@ class NoMemo(Memo):
 
 def same_objects(kept: tuple[object, ...], inputs: tuple[object, ...]) -> bool:
     """The very same objects, in order (identity, not equality: equality costs a deep walk)."""
-    return len(kept) == len(inputs) and all(a is b for a, b in zip(kept, inputs, strict=True))
+    return len(kept) == len(inputs) and all(map(operator.is_, kept, inputs))
