@@ -12,4 +12,4 @@ bench-quick: $(BIN)/xdscp
 bench-profile: $(BIN)/xdscp
 	$(BIN)/python -m bench.profile $(ARGS)
 
-.PHONY: bench-profile
+.PHONY: bench bench-quick bench-profile

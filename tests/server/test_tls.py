@@ -1,4 +1,4 @@
-"""xDS over mutual TLS: a client certificate may only ask for its own node."""
+"""xDS over TLS and mutual TLS: with mTLS, a client certificate may only ask for its own node."""
 
 from __future__ import annotations
 
@@ -64,25 +64,36 @@ def test_certificate_asking_for_another_node_is_refused(certs: MtlsPaths) -> Non
     assert result == grpc.StatusCode.PERMISSION_DENIED
 
 
-@pytest.fixture
-def mtls_envoy(tmp_path: Path, certs: MtlsPaths, policies: tuple[Path, int]) -> Iterator[Envoy]:
+@pytest.fixture(params=["bootstrap-tls.yaml", "bootstrap-mtls.yaml"])
+def tls_envoy(
+    request: pytest.FixtureRequest, tmp_path: Path, certs: MtlsPaths, policies: tuple[Path, int]
+) -> Iterator[Envoy]:
+    """xdscp over TLS (mutual with bootstrap-mtls.yaml) and an Envoy from the shipped bootstrap."""
+    mutual = request.param == "bootstrap-mtls.yaml"
+    client_ca = ["--tls-client-ca", str(certs.ca_cert)] if mutual else []
     server = Xdscp(
         [policies[0]],
         tmp_path,
         extra=[
-            *("--tls-cert", str(certs.server_cert), "--tls-key", str(certs.server_key)),
-            *("--tls-client-ca", str(certs.ca_cert)),
+            "--tls-cert",
+            str(certs.server_cert),
+            "--tls-key",
+            str(certs.server_key),
+            *client_ca,
         ],
     )
     envoy: Envoy | None = None
     try:
-        config = bootstrap(ROOT / "envoy" / "bootstrap-mtls.yaml", server.xds_port)
+        config = bootstrap(ROOT / "envoy" / request.param, server.xds_port)
         tls = config["static_resources"]["clusters"][0]["transport_socket"]["typed_config"]
         common = tls["common_tls_context"]
-        cert, key = certs.clients["gateway-1"]
-        common["tls_certificates"][0]["certificate_chain"]["filename"] = str(cert)
-        common["tls_certificates"][0]["private_key"]["filename"] = str(key)
         common["validation_context"]["trusted_ca"]["filename"] = str(certs.ca_cert)
+        if mutual:
+            cert, key = certs.clients["gateway-1"]
+            common["tls_certificates"][0]["certificate_chain"]["filename"] = str(cert)
+            common["tls_certificates"][0]["private_key"]["filename"] = str(key)
+        else:
+            assert "tls_certificates" not in common
         envoy = Envoy(config, tmp_path)
         yield envoy
     finally:
@@ -91,6 +102,6 @@ def mtls_envoy(tmp_path: Path, certs: MtlsPaths, policies: tuple[Path, int]) -> 
         server.stop()
 
 
-def test_live_envoy_gets_its_clusters_over_mutual_tls(mtls_envoy: Envoy) -> None:
-    clusters = wait_for(lambda: mtls_envoy.dynamic_clusters() or None, 20, "clusters over mTLS")
+def test_live_envoy_gets_its_clusters_over_tls(tls_envoy: Envoy) -> None:
+    clusters = wait_for(lambda: tls_envoy.dynamic_clusters() or None, 20, "clusters over TLS")
     assert "kube_httpbin_httpbin_8000" in clusters
