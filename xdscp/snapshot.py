@@ -7,9 +7,11 @@ restart, and a reconnecting Envoy is told nothing it does not already have.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 from google.protobuf.message import Message
 
@@ -56,11 +58,27 @@ def _version_of(resources: Iterable[Resource]) -> str:
     return digest(*(f"{r.name}={r.version}".encode() for r in resources))
 
 
-def sotw_response(type_url: str, resources: list[Resource]) -> tuple[str, bytes]:
-    """(version, DiscoveryResponse) carrying exactly `resources`; the nonce is the version."""
+class SotwResponse(NamedTuple):
+    version: str
+    nonce: str
+    body: bytes  # the serialized DiscoveryResponse, nonce included
+
+
+def sotw_response(type_url: str, resources: list[Resource], serial: int) -> SotwResponse:
+    """A DiscoveryResponse carrying exactly `resources`, versioned by them.
+
+    The nonce is the version and the snapshot's serial number: every stream sent this
+    snapshot's response shares its bytes, and one stream never sees a nonce twice (a version
+    can come back, as after A, B, A, but never from the same snapshot).
+    """
     version = _version_of(resources)
+    nonce = f"{version}.{serial}"
     body = wire.discovery_response(version, (r.any for r in resources), type_url)
-    return version, wire.with_nonce(body, version)
+    return SotwResponse(version, nonce, wire.with_nonce(body, nonce))
+
+
+# Numbers snapshots in the order this process built them, for nonces (see sotw_response).
+_serials = itertools.count(1)
 
 
 class Snapshot:
@@ -70,7 +88,8 @@ class Snapshot:
         self, resources: Mapping[str, Mapping[str, Resource]], base: Snapshot | None = None
     ) -> None:
         self.resources = {t: dict(sorted(resources.get(t, {}).items())) for t in TYPES}
-        self._responses: dict[tuple[str, frozenset[str] | None], tuple[str, bytes]] = {}
+        self.serial = next(_serials)
+        self._responses: dict[tuple[str, frozenset[str] | None], SotwResponse] = {}
         # The names that differ from the snapshot this one was built from, by type: a stream
         # in sync with that one need look at nothing else.
         self.base_version = base.version if base else None
@@ -86,12 +105,10 @@ class Snapshot:
     def version(self) -> str:
         return digest(*(v.encode() for v in self.versions.values()))
 
-    def sotw(self, type_url: str, names: frozenset[str] | None) -> tuple[str, bytes]:
-        """(version, DiscoveryResponse) for all resources (None) or those named.
+    def sotw(self, type_url: str, names: frozenset[str] | None) -> SotwResponse:
+        """The response for all resources (None) or those named, built once per snapshot.
 
-        Names that do not exist are left out; the version covers exactly what is sent. The
-        nonce is the version: one stream never gets the same version of a type twice in a row,
-        so it is fresh where it must be, and every stream shares the same serialized bytes.
+        Names that do not exist are left out; the version covers exactly what is sent.
         """
         key = (type_url, names)
         cached = self._responses.get(key)
@@ -102,7 +119,7 @@ class Snapshot:
                 if names is None
                 else [table[n] for n in sorted(names) if n in table]
             )
-            cached = self._responses[key] = sotw_response(type_url, chosen)
+            cached = self._responses[key] = sotw_response(type_url, chosen, self.serial)
         return cached
 
     @classmethod

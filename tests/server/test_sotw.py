@@ -168,3 +168,20 @@ def test_removed_cluster_outlives_the_routes_that_used_it() -> None:
             assert names_of(final, cluster_pb2.Cluster) == ["b"]  # now a is removed
 
     run(scenario)
+
+
+def test_a_version_that_comes_back_comes_with_a_fresh_nonce() -> None:
+    async def scenario() -> None:
+        async with serving(snapshot({"a": 1})) as server, stream(server.port) as ads:
+            await ads.send(sotw(CDS, with_node=True))
+            good = await ads.recv()
+            await ads.send(sotw(CDS, version=good.version_info, nonce=good.nonce))
+            server.cache.set(snapshot({"a": 1, "bad": 1}))
+            rejected = await ads.recv()
+            await ads.send(sotw(CDS, version=good.version_info, nonce=rejected.nonce, error="x"))
+            server.cache.set(snapshot({"a": 1}))  # back to the version the client holds
+            again = await ads.recv()
+            assert again.version_info == good.version_info
+            assert again.nonce not in (good.nonce, rejected.nonce)
+
+    run(scenario)

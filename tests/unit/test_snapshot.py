@@ -21,13 +21,19 @@ def test_same_input_gives_same_bytes_and_versions() -> None:
     one, two = build(), build()
     assert one.version == two.version
     for type_url in (CLUSTER, ENDPOINT, LISTENER, ROUTE):
-        assert one.sotw(type_url, None) == two.sotw(type_url, None)
+        assert one.versions[type_url] == two.versions[type_url]
+        assert [r.body for r in one.resources[type_url].values()] == [
+            r.body for r in two.resources[type_url].values()
+        ]
 
 
-def test_sotw_response_parses_and_its_nonce_is_its_version() -> None:
-    version, body = build().sotw(CLUSTER, None)
+def test_sotw_response_parses_and_its_nonce_is_fresh_per_snapshot() -> None:
+    one, two = build(), build()
+    version, nonce, body = one.sotw(CLUSTER, None)
     response = discovery_pb2.DiscoveryResponse.FromString(body)
-    assert response.version_info == version == response.nonce
+    assert response.version_info == version and response.nonce == nonce
+    assert one.sotw(CLUSTER, None) is one.sotw(CLUSTER, None)  # built once, shared
+    assert two.sotw(CLUSTER, None).nonce != nonce  # same version, another snapshot
     assert response.type_url == CLUSTER
     cluster = cluster_pb2.Cluster()
     response.resources[0].Unpack(cluster)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from xdscp.server.fleet import StreamStatus
 from xdscp.server.metrics import Metrics
 from xdscp.server.stream import WILDCARD, WILDCARD_BY_DEFAULT, Request, StreamBase, Subscription
-from xdscp.snapshot import CLUSTER, TYPES, Resource, Snapshot, sotw_response
+from xdscp.snapshot import CLUSTER, TYPES, Resource, Snapshot, SotwResponse, sotw_response
 
 
 class SotwStream(StreamBase):
@@ -79,18 +79,18 @@ class SotwStream(StreamBase):
         if snapshot is None or subscription.in_flight:
             return []
         if type_url == CLUSTER and subscription.wildcard:
-            version, response = self._clusters(snapshot)
+            response = self._clusters(snapshot)
         else:
-            version, response = snapshot.sotw(
+            response = snapshot.sotw(
                 type_url, None if subscription.wildcard else subscription.names
             )
-        if version == subscription.sent_version:
+        if response.version == subscription.sent_version:
             return []
-        subscription.sent_version, subscription.in_flight = version, True
-        self.record_sent(type_url, subscription, version, version)
-        return [response]
+        subscription.sent_version, subscription.in_flight = response.version, True
+        self.record_sent(type_url, subscription, response.nonce, response.version)
+        return [response.body]
 
-    def _clusters(self, snapshot: Snapshot) -> tuple[str, bytes]:
+    def _clusters(self, snapshot: Snapshot) -> SotwResponse:
         """Every cluster, and removals last: a removed cluster stays in the response until
         no other type has an update to send or in flight, so routes move off it first."""
         current, held = snapshot.resources[CLUSTER], self._clusters_held
@@ -98,16 +98,16 @@ class SotwStream(StreamBase):
         leaving = {} if held is current else {n: r for n, r in held.items() if n not in current}
         if leaving and self._others_unsettled(snapshot):
             self._clusters_sent = {**current, **leaving}
-            return sotw_response(
-                CLUSTER, [self._clusters_sent[n] for n in sorted(self._clusters_sent)]
-            )
+            held_back = [self._clusters_sent[n] for n in sorted(self._clusters_sent)]
+            return sotw_response(CLUSTER, held_back, snapshot.serial)
         self._clusters_sent = current
         return snapshot.sotw(CLUSTER, None)
 
     def _others_unsettled(self, snapshot: Snapshot) -> bool:
         return any(
             sub.in_flight
-            or snapshot.sotw(type_url, None if sub.wildcard else sub.names)[0] != sub.sent_version
+            or snapshot.sotw(type_url, None if sub.wildcard else sub.names).version
+            != sub.sent_version
             for type_url, sub in self.subscriptions.items()
             if type_url != CLUSTER
         )
