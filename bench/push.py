@@ -3,8 +3,10 @@
 Two paths: through a server's control surface (POST /change, the same for xdscp's harness and
 the Go peer; the ACK is timestamped in the server), and through a saved policy file read by
 the real `xdscp serve` (the ACK is seen by polling its /status every POLL seconds, so the
-figure is late by up to one poll). Each ACKed version is cross-checked with Envoy's own
-`cluster_manager.cds.version_text`; `update_time` gives when Envoy applied it, by its clock.
+figure is late by up to one poll; `through_serve` is that loop for any change, and
+bench/push_k8s.py makes the changes through a real Kubernetes API server). Each ACKed version
+is cross-checked with Envoy's own `cluster_manager.cds.version_text`; `update_time` gives when
+Envoy applied it, by its clock.
 """
 
 from __future__ import annotations
@@ -107,29 +109,45 @@ def _acked(server: Controlled, before: dict[str, int], versions: dict[str, str])
     return stats if done else None
 
 
+# Makes change number `generation` to Service i's policy; returns when it counts from (ns).
+Change = Callable[[int, int], int]
+
+
 def through_files(plan: Plan, workdir: Path, listener_port: int) -> dict[str, Any]:
     """`xdscp serve` on a directory; a policy file is saved and Envoy ACKs what follows."""
     directory = workdir / "fleet"
     fleet.write(directory, plan.n, listener_port)
-    samples = _Samples()
     server = Xdscp([directory], workdir, listener_address="127.0.0.1")
     try:
-        with envoy(server.xds_port, plan.delta, workdir) as proxy:
-            acked = _acked_cds(server)
-            wait_for(lambda: bool(acked()) and envoy_cds(proxy)[0] == acked(), 120, "the fleet")
-            generation: dict[int, int] = {}
-            for recorded, i in _changes(plan):
-                before = acked()
-                generation[i] = generation.get(i, 0) + 1
-                started = time.time_ns()
-                fleet.save_policy(directory, i, generation[i])
-                version = _poll(partial(_changed, acked, before), plan.timeout)
-                seen = time.time_ns()
-                if recorded:
-                    samples.add(started, seen, proxy, version)
-        return {**samples.result(), "poll_ms": POLL * 1000}
+        return through_serve(server, plan, workdir, partial(_save, directory), {})
     finally:
         server.stop()
+
+
+def _save(directory: Path, i: int, generation: int) -> int:
+    started = time.time_ns()
+    fleet.save_policy(directory, i, generation)
+    return started
+
+
+def through_serve(
+    server: Xdscp, plan: Plan, workdir: Path, change: Change, generation: dict[int, int]
+) -> dict[str, Any]:
+    """A live Envoy on a running `xdscp serve`: each `change` until Envoy ACKs the next CDS
+    version, as xdscp's /status shows it. `generation` counts the changes made so far."""
+    samples = _Samples()
+    with envoy(server.xds_port, plan.delta, workdir) as proxy:
+        acked = _acked_cds(server)
+        wait_for(lambda: bool(acked()) and envoy_cds(proxy)[0] == acked(), 120, "the fleet")
+        for recorded, i in _changes(plan):
+            before = acked()
+            generation[i] = generation.get(i, 0) + 1
+            started = change(i, generation[i])
+            version = _poll(partial(_changed, acked, before), plan.timeout)
+            seen = time.time_ns()
+            if recorded:
+                samples.add(started, seen, proxy, version)
+    return {**samples.result(), "poll_ms": POLL * 1000}
 
 
 def _acked_cds(server: Xdscp) -> Callable[[], str]:

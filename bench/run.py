@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import fanout, gobuild, push, report, versions, wire
+from bench import fanout, gobuild, push, push_k8s, report, versions, wire
 from bench.contenders import PEERS, XDSCP, Contender
 from bench.fanout import Load
 from bench.push import Plan
@@ -37,6 +37,7 @@ class Scale:
     build: tuple[int, ...]
     push: tuple[Plan, ...]
     files: tuple[Plan, ...]
+    kubernetes: tuple[Plan, ...]  # one API server for all (same N): ~10 s, then ~10 s a plan
     fanout: tuple[tuple[int, Load], ...]
     memory: tuple[int, Load] | None
 
@@ -45,6 +46,7 @@ QUICK = Scale(
     build=(1000, 10000),
     push=(Plan(1000, False, 20), Plan(1000, True, 20)),
     files=(Plan(1000, False, 20),),
+    kubernetes=(Plan(1000, False, 20),),
     fanout=(),
     memory=None,
 )
@@ -52,6 +54,7 @@ FULL = Scale(
     build=(1000, 10000),
     push=(Plan(1000, False, 50), Plan(1000, True, 50)),
     files=(Plan(1000, False, 50), Plan(1000, True, 50)),
+    kubernetes=(Plan(1000, False, 50), Plan(1000, True, 50)),
     fanout=((1000, Load(1000, False)), (1000, Load(1000, True))),
     memory=(10000, Load(100, False)),
 )
@@ -60,6 +63,7 @@ LARGE = Scale(
     build=FULL.build,
     push=tuple(Plan(n, delta, 50) for n in (1000, 10000) for delta in (False, True)),
     files=FULL.files,
+    kubernetes=FULL.kubernetes,
     fanout=tuple((n, Load(1000, delta)) for n in (1000, 10000) for delta in (False, True)),
     memory=FULL.memory,
 )
@@ -170,6 +174,20 @@ def run_files(plans: tuple[Plan, ...], where: Path) -> dict[str, Any]:
     return out
 
 
+def run_kubernetes(plans: tuple[Plan, ...], where: Path) -> dict[str, Any]:
+    """The API server and the fleet are set up once for every plan; a failure fails them all."""
+    if not plans:
+        return {}
+    names = {plan: key(plan.n, plan.delta) for plan in plans}
+
+    def measure() -> dict[str, Any]:
+        measured = push_k8s.through_kubernetes(plans, where / "kubernetes")
+        return {names[plan]: figures for plan, figures in measured.items()}
+
+    out = _guarded(f"push kubernetes {', '.join(names.values())}", measure)
+    return dict.fromkeys(names.values(), out) if "error" in out else out
+
+
 def run_fanout(
     contenders: tuple[Contender, ...],
     loads: tuple[tuple[int, Load], ...],
@@ -236,6 +254,7 @@ def main() -> None:
             )
         results["push"] = run_push(contenders, scale.push, peer, where)
         results["files"] = run_files(scale.files, where)
+        results["kubernetes"] = run_kubernetes(scale.kubernetes, where)
         if loadgen is not None:
             results["fanout"] = run_fanout(contenders, scale.fanout, peer, loadgen, where)
             if scale.memory is not None:
