@@ -59,8 +59,8 @@ async def serve(config: ServeConfig) -> None:
     metrics, fleet, cache = Metrics(), Fleet(), SnapshotCache()
     pipeline = Pipeline(cache, metrics, Options(listener_address=config.listener_address))
     source = KubernetesSource(config.kubernetes) if config.kubernetes else FileSource(config.paths)
-    updates = source.updates()
-    pipeline.apply(await anext(updates))  # serve nothing before the first full view
+    # Listen first (liveness, and Envoys may connect), serve nothing before the first full view:
+    # with no snapshot in the cache a stream waits, and /readyz says 503.
     server, xds_port = await start_server(
         AdsServicer(cache, fleet, metrics),
         config.xds_address,
@@ -76,6 +76,8 @@ async def serve(config: ServeConfig) -> None:
         ready=lambda: pipeline.snapshot is not None,
         metrics=metrics,
     )
+    updates = source.updates()
+    pipeline.apply(await anext(updates))
     log.info("serving xDS on port %d, admin on %s:%d", xds_port, config.admin_host, admin_port)
     if config.ready_file:
         config.ready_file.write_text(json.dumps({"xds_port": xds_port, "admin_port": admin_port}))
