@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from xdscp.processes import Envoy, Xdscp, bootstrap, free_port, http_get, wait_for
+from xdscp.processes import Envoy, Xdscp, bootstrap, http_get, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = "kube_httpbin_httpbin_8000"
@@ -91,7 +91,3 @@ class Stack:
     def cds_stats(self) -> dict[str, str]:
         assert self.envoy is not None
         return self.envoy.stats("cluster_manager.cds.")
-
-
-def free_listener_port() -> int:
-    return free_port()

@@ -25,7 +25,7 @@ from xdscp.sources import Update
 from xdscp.sources.files import FileSource
 from xdscp.sources.kubernetes import KubernetesConfig, KubernetesSource
 from xdscp.translate import Options, translate
-from xdscp.verify import Check, compare
+from xdscp.verify import Check, compare, dynamic_clusters
 
 log = logging.getLogger("xdscp")
 __all__ = [
@@ -137,12 +137,7 @@ def envoy_clusters(admin: str) -> dict[str, dict[str, Any]]:
     """Envoy's dynamic active clusters by name, from config_dump as the guide fetches it."""
     request = urllib.request.Request(f"{admin}/config_dump?include_eds", method="POST")
     with urllib.request.urlopen(request, timeout=10) as response:
-        dump = json.load(response)
-    for section in dump["configs"]:
-        if section["@type"].endswith("ClustersConfigDump"):
-            clusters = [c["cluster"] for c in section.get("dynamic_active_clusters", [])]
-            return {c["name"]: {k: v for k, v in c.items() if k != "@type"} for c in clusters}
-    return {}
+        return dynamic_clusters(json.load(response))
 
 
 def status_table(admin: str) -> str:

@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from xdscp.verify import dynamic_clusters
+
 T = TypeVar("T")
 BIN = Path(sys.executable).parent
 
@@ -230,13 +232,7 @@ class Envoy(Process):
 
     def dynamic_clusters(self) -> dict[str, dict[str, Any]]:
         """Active dynamic clusters by name, as config_dump shows them."""
-        for section in self.config_dump()["configs"]:
-            if section["@type"].endswith("ClustersConfigDump"):
-                return {
-                    c["cluster"]["name"]: c["cluster"]
-                    for c in section.get("dynamic_active_clusters", [])
-                }
-        return {}
+        return dynamic_clusters(self.config_dump())
 
     def stats(self, prefix: str = "") -> dict[str, str]:
         text = http_get(self.admin + f"/stats?filter=^{prefix}")[1].decode()

@@ -47,6 +47,15 @@ def compare(
     return checks
 
 
+def dynamic_clusters(config_dump: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Envoy's dynamic active clusters by name, from a config_dump, without their "@type"."""
+    for section in config_dump["configs"]:
+        if section["@type"].endswith("ClustersConfigDump"):
+            clusters = [c["cluster"] for c in section.get("dynamic_active_clusters", [])]
+            return {c["name"]: {k: v for k, v in c.items() if k != "@type"} for c in clusters}
+    return {}
+
+
 def _leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     if isinstance(value, dict) and value and "@type" not in value:
         for key, item in value.items():

@@ -17,7 +17,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import ssl
 import subprocess
 import time
@@ -32,6 +31,7 @@ import yaml
 from kubernetes import client
 
 from tests.certs import CertPaths, write_certs
+from xdscp.processes import free_port
 
 BUILD_DIR = Path(__file__).resolve().parent / "build"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -104,14 +104,6 @@ def locate_binaries() -> Binaries:
 
 
 # --- Processes --------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """An ephemeral 127.0.0.1 port. Racy in theory; envtest does the same and so do we."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ManagedProcess:

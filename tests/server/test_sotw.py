@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.route.v3 import route_pb2
@@ -11,6 +13,8 @@ from tests.server.harness import (
     EDS,
     LDS,
     RDS,
+    Server,
+    Stream,
     names_of,
     run,
     serving,
@@ -64,17 +68,21 @@ def test_stale_nonce_is_ignored() -> None:
     run(scenario)
 
 
+async def acked_then_nacked(server: Server, ads: Stream) -> tuple[Any, Any]:
+    """Clusters {a} ACKed, then {a, bad} NACKed with "bad cluster": (good, rejected)."""
+    await ads.send(sotw(CDS, with_node=True))
+    good = await ads.recv()
+    await ads.send(sotw(CDS, version=good.version_info, nonce=good.nonce))
+    server.cache.set(snapshot({"a": 1, "bad": 1}))
+    rejected = await ads.recv()
+    await ads.send(sotw(CDS, version=good.version_info, nonce=rejected.nonce, error="bad cluster"))
+    return good, rejected
+
+
 def test_nack_is_recorded_and_not_resent_until_config_changes() -> None:
     async def scenario() -> None:
         async with serving(snapshot({"a": 1})) as server, stream(server.port) as ads:
-            await ads.send(sotw(CDS, with_node=True))
-            good = await ads.recv()
-            await ads.send(sotw(CDS, version=good.version_info, nonce=good.nonce))
-            server.cache.set(snapshot({"a": 1, "bad": 1}))
-            rejected = await ads.recv()
-            await ads.send(
-                sotw(CDS, version=good.version_info, nonce=rejected.nonce, error="bad cluster")
-            )
+            good, rejected = await acked_then_nacked(server, ads)
             await ads.send(sotw(LDS))
             assert (await ads.recv()).type_url == LDS  # no resend of the rejected version
             status = server.fleet.describe()[0]["types"]["cds"]
@@ -173,12 +181,7 @@ def test_removed_cluster_outlives_the_routes_that_used_it() -> None:
 def test_a_version_that_comes_back_comes_with_a_fresh_nonce() -> None:
     async def scenario() -> None:
         async with serving(snapshot({"a": 1})) as server, stream(server.port) as ads:
-            await ads.send(sotw(CDS, with_node=True))
-            good = await ads.recv()
-            await ads.send(sotw(CDS, version=good.version_info, nonce=good.nonce))
-            server.cache.set(snapshot({"a": 1, "bad": 1}))
-            rejected = await ads.recv()
-            await ads.send(sotw(CDS, version=good.version_info, nonce=rejected.nonce, error="x"))
+            good, rejected = await acked_then_nacked(server, ads)
             server.cache.set(snapshot({"a": 1}))  # back to the version the client holds
             again = await ads.recv()
             assert again.version_info == good.version_info
