@@ -5,7 +5,11 @@ COPY pyproject.toml README.md ./
 COPY xdscp ./xdscp
 RUN pip install --no-cache-dir . && useradd --uid 10001 --no-create-home xdscp
 USER 10001
-# 18000: xDS (gRPC ADS); 9901: admin (health, status, metrics).
-EXPOSE 18000 9901
+# 18000: xDS (gRPC ADS). The admin endpoint (health, status, metrics) stays on the container's
+# loopback, 127.0.0.1:9901: health checks run inside the container (compose's healthcheck, and
+# `docker compose exec xdscp xdscp status`); Kubernetes, whose probes come from the node, binds
+# it to the pod's address with --admin-host (deploy/kubernetes/). Not exposed, so `-P` never
+# publishes it.
+EXPOSE 18000
 ENTRYPOINT ["xdscp"]
-CMD ["serve", "/policies", "--xds-address", "0.0.0.0:18000", "--admin-host", "0.0.0.0"]
+CMD ["serve", "/policies", "--xds-address", "0.0.0.0:18000"]

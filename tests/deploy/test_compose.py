@@ -7,6 +7,7 @@ is brought up only where `docker compose` can actually run it.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -80,8 +81,22 @@ def test_endpoints_point_at_the_httpbin_container() -> None:
 def test_dockerfile_runs_as_non_root_and_serves_the_compose_ports() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "USER 10001" in dockerfile
-    assert "EXPOSE 18000 9901" in dockerfile
+    assert "EXPOSE 18000\n" in dockerfile
     assert load(COMPOSE)["services"]["xdscp"]["read_only"] is True
+
+
+def test_admin_endpoint_is_reachable_only_from_inside_the_container() -> None:
+    """/status names every node and /metrics every type: nothing outside the container (the
+    host's network, the demo network, `docker run -P`) reaches them; the health check does."""
+    xdscp = load(COMPOSE)["services"]["xdscp"]
+    assert "ports" not in xdscp
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD "))
+    for command in (xdscp["command"], json.loads(cmd.removeprefix("CMD "))):
+        assert "--admin-host" not in command  # the default: 127.0.0.1
+    assert "9901" not in next(line for line in dockerfile.splitlines() if "EXPOSE" in line)
+    probe = " ".join(xdscp["healthcheck"]["test"])
+    assert "http://127.0.0.1:9901/healthz" in probe
 
 
 def _compose_works() -> bool:
