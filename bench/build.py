@@ -19,11 +19,12 @@ from envoy.service.discovery.v3 import discovery_pb2
 from bench import floor, measure
 from bench.fleet import Model
 from xdscp.cache import SnapshotCache
+from xdscp.resourcetypes import CLUSTER, ENDPOINT, PUSH_ORDER, SHORT_NAMES, WILDCARD_BY_DEFAULT
 from xdscp.server.delta import DeltaStream
 from xdscp.server.fleet import Fleet
 from xdscp.server.metrics import Metrics
 from xdscp.server.sotw import SotwStream
-from xdscp.snapshot import CLUSTER, ENDPOINT, LISTENER, SHORT_NAMES, TYPES, Snapshot
+from xdscp.snapshot import Snapshot
 from xdscp.translate import Memo, Options, translate
 
 LISTENER_PORT = 10080
@@ -34,8 +35,8 @@ CHANGES = 7
 
 def serialized(snapshot: Snapshot) -> Snapshot:
     """Every type's full state-of-the-world response, built as the first client would get it."""
-    for type_url in TYPES:
-        names = None if type_url in (CLUSTER, LISTENER) else frozenset(snapshot.resources[type_url])
+    for type_url in PUSH_ORDER:
+        names = None if type_url in WILDCARD_BY_DEFAULT else frozenset(snapshot.resources[type_url])
         snapshot.sotw(type_url, names)
     return snapshot
 
@@ -129,8 +130,8 @@ def _client(make: type[Client], snapshot: Snapshot) -> Client:
     status = Fleet().open(make.variant, "bench")
     stream = make(status, Metrics())
     node = base_pb2.Node(id="bench")
-    for type_url in TYPES:
-        names = [] if type_url in (CLUSTER, LISTENER) else sorted(snapshot.resources[type_url])
+    for type_url in PUSH_ORDER:
+        names = [] if type_url in WILDCARD_BY_DEFAULT else sorted(snapshot.resources[type_url])
         request: Any = (
             discovery_pb2.DeltaDiscoveryRequest(
                 type_url=type_url, resource_names_subscribe=names, node=node

@@ -1,9 +1,10 @@
 """The floor: the same clusters built, packed and serialized with raw protobuf calls only.
 
-No xdscp code runs here. `clusters` is the issue's floor (N keepalive clusters in one CDS
-response); `with_endpoints` adds each cluster's ClusterLoadAssignment in one EDS response, the
-like-for-like floor for a snapshot that also holds endpoints. The listener and its routes are
-one message each and left out. The messages equal xdscp's byte for byte (bench checks it).
+No xdscp code runs here (it reads only the type URLs). `clusters` is the issue's floor (N
+keepalive clusters in one CDS response); `with_endpoints` adds each cluster's
+ClusterLoadAssignment in one EDS response, the like-for-like floor for a snapshot that also
+holds endpoints. The listener and its routes are one message each and left out. The messages
+equal xdscp's byte for byte (bench checks it).
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from envoy.service.discovery.v3 import discovery_pb2
 from google.protobuf import any_pb2, duration_pb2, wrappers_pb2
 
 from bench import fleet
-
-CLUSTER = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
-ENDPOINT = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+from xdscp.resourcetypes import CLUSTER, ENDPOINT
 
 
 def cluster(i: int) -> cluster_pb2.Cluster:

@@ -22,10 +22,11 @@ from bench import measure
 from bench.fleet import Model
 from xdscp.cache import SnapshotCache
 from xdscp.pipeline import Pipeline
+from xdscp.resourcetypes import SHORT_NAMES
 from xdscp.server.ads import AdsServicer, start_server
 from xdscp.server.fleet import Fleet
 from xdscp.server.metrics import Metrics
-from xdscp.snapshot import SHORT_NAMES, Snapshot
+from xdscp.snapshot import Snapshot
 from xdscp.sources import Update
 from xdscp.translate import Options
 

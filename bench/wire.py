@@ -28,7 +28,7 @@ from google.protobuf import any_pb2, descriptor_pool
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
-from xdscp.snapshot import CLUSTER, ENDPOINT, LISTENER, ROUTE, SHORT_NAMES
+from xdscp.resourcetypes import CLUSTER, ENDPOINT, LISTENER, ROUTE, SHORT_NAMES
 
 MESSAGES: dict[str, Any] = {
     CLUSTER: cluster_pb2.Cluster,

@@ -15,12 +15,12 @@ from typing import Any
 from xdscp import render, statustable
 from xdscp.cache import SnapshotCache
 from xdscp.pipeline import Pipeline
+from xdscp.resourcetypes import CLUSTER, SHORT_NAMES
 from xdscp.server.admin import start_admin
 from xdscp.server.ads import DEFAULT_MAX_MESSAGE_BYTES, AdsServicer, start_server
 from xdscp.server.auth import TlsConfig
 from xdscp.server.fleet import Fleet
 from xdscp.server.metrics import Metrics
-from xdscp.snapshot import SHORT_NAMES
 from xdscp.sources import Update
 from xdscp.sources.files import FileSource
 from xdscp.sources.kubernetes import KubernetesConfig, KubernetesSource
@@ -129,7 +129,7 @@ def validate(paths: tuple[Path, ...]) -> list[str]:
 def verify(admin: str, paths: tuple[Path, ...]) -> list[Check]:
     """Check a live Envoy's clusters against what the files translate to."""
     translation = translate(load(paths).resources)
-    expected = {name: render.message_dict(c) for name, c in translation.clusters.items()}
+    expected = {name: render.message_dict(c) for name, c in translation.resources[CLUSTER].items()}
     return compare(expected, envoy_clusters(admin))
 
 

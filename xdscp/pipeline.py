@@ -10,8 +10,9 @@ from typing import Any
 from xdscp.cache import SnapshotCache
 from xdscp.model.problems import Problem
 from xdscp.render import status_dict
+from xdscp.resourcetypes import SHORT_NAMES
 from xdscp.server.metrics import Metrics
-from xdscp.snapshot import SHORT_NAMES, Snapshot
+from xdscp.snapshot import Snapshot
 from xdscp.sources import Update
 from xdscp.status import PolicyStatus
 from xdscp.translate import Memo, Options, translate

@@ -11,6 +11,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from xdscp.model.problems import Problem
+from xdscp.resourcetypes import REGISTRY
 from xdscp.status import PolicyStatus
 from xdscp.translate import Translation
 
@@ -31,12 +32,7 @@ def _listed(messages: Mapping[str, Message]) -> list[dict[str, Any]]:
 def document(
     translation: Translation, problems: tuple[Problem, ...] = (), explain: bool = False
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "clusters": _listed(translation.clusters),
-        "endpoints": _listed(translation.load_assignments),
-        "listeners": _listed(translation.listeners),
-        "routes": _listed(translation.routes),
-    }
+    out: dict[str, Any] = {t.key: _listed(translation.resources[t.url]) for t in REGISTRY}
     every_problem = sorted((*problems, *translation.problems))
     if every_problem:
         out["problems"] = [str(p) for p in every_problem]

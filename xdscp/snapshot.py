@@ -16,17 +16,9 @@ from typing import NamedTuple
 from google.protobuf.message import Message
 
 from xdscp import wire
+from xdscp.resourcetypes import BY_URL, PUSH_ORDER
 from xdscp.translate import Translation
 from xdscp.translate.memo import same_objects
-
-CLUSTER = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
-ENDPOINT = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
-LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener"
-ROUTE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
-# The order in which a change is pushed: a cluster before its endpoints, a listener before its
-# routes (removals go the other way round).
-TYPES = (CLUSTER, ENDPOINT, LISTENER, ROUTE)
-SHORT_NAMES = {CLUSTER: "cds", ENDPOINT: "eds", LISTENER: "lds", ROUTE: "rds"}
 
 
 def digest(*parts: bytes) -> str:
@@ -87,19 +79,21 @@ class Snapshot:
     def __init__(
         self, resources: Mapping[str, Mapping[str, Resource]], base: Snapshot | None = None
     ) -> None:
-        self.resources = {t: dict(sorted(resources.get(t, {}).items())) for t in TYPES}
+        self.resources = {t: dict(sorted(resources.get(t, {}).items())) for t in PUSH_ORDER}
         self.serial = next(_serials)
         self._responses: dict[tuple[str, frozenset[str] | None], SotwResponse] = {}
         # The names that differ from the snapshot this one was built from, by type: a stream
         # in sync with that one need look at nothing else.
         self.base_version = base.version if base else None
         self.changed = (
-            {t: _differing(base.resources[t], self.resources[t]) for t in TYPES} if base else None
+            {t: _differing(base.resources[t], self.resources[t]) for t in PUSH_ORDER}
+            if base
+            else None
         )
 
     @cached_property
     def versions(self) -> dict[str, str]:
-        return {t: _version_of(self.resources[t].values()) for t in TYPES}
+        return {t: _version_of(self.resources[t].values()) for t in PUSH_ORDER}
 
     @cached_property
     def version(self) -> str:
@@ -126,8 +120,8 @@ class Snapshot:
     def build(cls, translation: Translation, previous: Snapshot | None = None) -> Snapshot:
         """Serialize every resource; a resource whose bytes did not change is reused as is.
 
-        A ClusterLoadAssignment's version also covers its cluster's: Envoy warms a changed
-        cluster until it gets its endpoints again, so they must look new to it.
+        A type `versioned_with` another (endpoints with clusters) has versions that also cover
+        the same-named resource of that type.
         """
         old = previous.resources if previous else {}
 
@@ -152,16 +146,12 @@ class Snapshot:
                 )
             return out
 
-        clusters = resources(CLUSTER, translation.clusters, {})
-        return cls(
-            {
-                CLUSTER: clusters,
-                ENDPOINT: resources(ENDPOINT, translation.load_assignments, clusters),
-                LISTENER: resources(LISTENER, translation.listeners, {}),
-                ROUTE: resources(ROUTE, translation.routes, {}),
-            },
-            previous,
-        )
+        built: dict[str, dict[str, Resource]] = {}
+        for type_url in PUSH_ORDER:  # a type before the types versioned with it
+            covered = BY_URL[type_url].versioned_with
+            parents = built[covered] if covered else {}
+            built[type_url] = resources(type_url, translation.resources[type_url], parents)
+        return cls(built, previous)
 
 
 def _differing(old: Mapping[str, Resource], new: Mapping[str, Resource]) -> frozenset[str]:

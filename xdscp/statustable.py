@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from xdscp.snapshot import SHORT_NAMES
+from xdscp.resourcetypes import SHORT_NAMES
 
 COLUMNS = ("NODE", "CLUSTER", "VARIANT", *(s.upper() for s in SHORT_NAMES.values()))
 

@@ -10,8 +10,9 @@ import yaml
 
 from tests.live import Stack
 from xdscp.processes import http_get, wait_for
+from xdscp.resourcetypes import SHORT_NAMES
 
-TYPES = ("cds", "eds", "lds", "rds")
+TYPES = tuple(SHORT_NAMES.values())
 
 
 def envoy_stream(stack: Stack) -> dict[str, Any] | None:

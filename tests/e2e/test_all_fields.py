@@ -25,7 +25,7 @@ from tests.e2e.tls_upstream import TlsUpstream
 from tests.live import CLUSTER, POLICY, Stack
 from xdscp.app import envoy_clusters, load, verify
 from xdscp.processes import Httpbin, NotReady, wait_for
-from xdscp.snapshot import CLUSTER as CDS
+from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.snapshot import Snapshot
 from xdscp.translate import Options, translate
 

@@ -19,6 +19,7 @@ from xdscp.model.base import KubeObject
 from xdscp.model.duration import Duration
 from xdscp.model.load import Document, load
 from xdscp.model.resources import Resources
+from xdscp.resourcetypes import CLUSTER
 from xdscp.translate import Memo, translate
 
 INT32 = 2**31 - 1
@@ -124,10 +125,10 @@ def test_accepted_policies_translate_deterministically_to_clusters_envoy_accepts
         bodies += [service(f"s{index}"), policy(f"p{index}", f"s{index}", spec)]
     resources = resources_of(bodies)
     first, second = translate(resources), translate(resources)
-    for name, cluster in first.clusters.items():
-        same = second.clusters[name].SerializeToString(deterministic=True)
+    for name, cluster in first.resources[CLUSTER].items():
+        same = second.resources[CLUSTER][name].SerializeToString(deterministic=True)
         assert cluster.SerializeToString(deterministic=True) == same
-    clusters = [as_static(render.message_dict(c), n) for n, c in first.clusters.items()]
+    clusters = [as_static(render.message_dict(c), n) for n, c in first.resources[CLUSTER].items()]
     workdir: Path = tmp_path_factory.mktemp("validate")
     result = envoy_validate(clusters, workdir)
     assert result.returncode == 0, f"{specs}\n{result.stdout}{result.stderr}"

@@ -19,16 +19,15 @@ from envoy.config.listener.v3 import listener_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 
 from xdscp.cache import SnapshotCache
+from xdscp.resourcetypes import CLUSTER as CDS
+from xdscp.resourcetypes import ENDPOINT as EDS
+from xdscp.resourcetypes import LISTENER as LDS
 from xdscp.server.ads import AdsServicer, start_server
 from xdscp.server.fleet import Fleet
 from xdscp.server.metrics import Metrics
 from xdscp.snapshot import Snapshot
 from xdscp.translate import Translation
 
-CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
-EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
-LDS = "type.googleapis.com/envoy.config.listener.v3.Listener"
-RDS = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 RECV_TIMEOUT = 10
 
 
@@ -38,9 +37,9 @@ def snapshot(clusters: dict[str, int], previous: Snapshot | None = None) -> Snap
     for name, timeout in clusters.items():
         cluster = cluster_pb2.Cluster(name=name)
         cluster.connect_timeout.seconds = timeout
-        translation.clusters[name] = cluster
-        translation.load_assignments[name] = endpoint_pb2.ClusterLoadAssignment(cluster_name=name)
-    translation.listeners["l"] = listener_pb2.Listener(name="l")
+        translation.resources[CDS][name] = cluster
+        translation.resources[EDS][name] = endpoint_pb2.ClusterLoadAssignment(cluster_name=name)
+    translation.resources[LDS]["l"] = listener_pb2.Listener(name="l")
     return Snapshot.build(translation, previous)
 
 

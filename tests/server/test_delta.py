@@ -6,7 +6,10 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.service.discovery.v3 import discovery_pb2
 
-from tests.server.harness import CDS, EDS, LDS, names_of, node, run, serving, snapshot, stream
+from tests.server.harness import names_of, node, run, serving, snapshot, stream
+from xdscp.resourcetypes import CLUSTER as CDS
+from xdscp.resourcetypes import ENDPOINT as EDS
+from xdscp.resourcetypes import LISTENER as LDS
 
 
 def delta(

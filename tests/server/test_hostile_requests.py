@@ -8,8 +8,9 @@ import grpc
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.service.discovery.v3 import discovery_pb2
 
-from tests.server.harness import CDS, names_of, run, snapshot, sotw, stream
+from tests.server.harness import names_of, run, snapshot, sotw, stream
 from xdscp.cache import SnapshotCache
+from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.server.ads import SERVICE, AdsServicer, start_server
 from xdscp.server.fleet import Fleet
 from xdscp.server.metrics import Metrics

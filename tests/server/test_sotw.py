@@ -8,20 +8,11 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.route.v3 import route_pb2
 
-from tests.server.harness import (
-    CDS,
-    EDS,
-    LDS,
-    RDS,
-    Server,
-    Stream,
-    names_of,
-    run,
-    serving,
-    snapshot,
-    sotw,
-    stream,
-)
+from tests.server.harness import Server, Stream, names_of, run, serving, snapshot, sotw, stream
+from xdscp.resourcetypes import CLUSTER as CDS
+from xdscp.resourcetypes import ENDPOINT as EDS
+from xdscp.resourcetypes import LISTENER as LDS
+from xdscp.resourcetypes import ROUTE as RDS
 from xdscp.snapshot import Snapshot
 from xdscp.translate import Translation
 
@@ -149,10 +140,10 @@ def routed(clusters: list[str], target: str) -> Snapshot:
     """The clusters, and route configuration "r" sending everything to `target`."""
     translation = Translation()
     for name in clusters:
-        translation.clusters[name] = cluster_pb2.Cluster(name=name)
+        translation.resources[CDS][name] = cluster_pb2.Cluster(name=name)
     config = route_pb2.RouteConfiguration(name="r")
     config.virtual_hosts.add(name="all", domains=["*"]).routes.add().route.cluster = target
-    translation.routes["r"] = config
+    translation.resources[RDS]["r"] = config
     return Snapshot.build(translation)
 
 

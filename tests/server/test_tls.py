@@ -13,9 +13,10 @@ from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 
 from tests.certs import MtlsPaths, write_mtls
 from tests.live import ROOT
-from tests.server.harness import CDS, snapshot
+from tests.server.harness import snapshot
 from xdscp.cache import SnapshotCache
 from xdscp.processes import Envoy, Xdscp, bootstrap, wait_for
+from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.server.ads import AdsServicer, start_server
 from xdscp.server.auth import TlsConfig
 from xdscp.server.fleet import Fleet

@@ -15,7 +15,7 @@ import grpc
 from envoy.config.core.v3 import base_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 
-CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+from xdscp.resourcetypes import CLUSTER as CDS
 
 
 async def sotw(

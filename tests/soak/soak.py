@@ -18,7 +18,8 @@ from typing import Any
 
 from tests.live import POLICY, ROOT
 from xdscp.processes import NotReady, Process, Xdscp, http_get, wait_for
-from xdscp.snapshot import CLUSTER, Snapshot
+from xdscp.resourcetypes import CLUSTER
+from xdscp.snapshot import Snapshot
 from xdscp.sources.files import FileSource
 from xdscp.translate import translate
 

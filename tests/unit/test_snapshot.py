@@ -7,7 +7,8 @@ from envoy.service.discovery.v3 import discovery_pb2
 
 from tests.live import ROOT
 from xdscp.app import load
-from xdscp.snapshot import CLUSTER, ENDPOINT, LISTENER, ROUTE, Snapshot
+from xdscp.resourcetypes import CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER
+from xdscp.snapshot import Snapshot
 from xdscp.translate import translate
 
 POLICIES = (ROOT / "policies",)
@@ -20,7 +21,7 @@ def build() -> Snapshot:
 def test_same_input_gives_same_bytes_and_versions() -> None:
     one, two = build(), build()
     assert one.version == two.version
-    for type_url in (CLUSTER, ENDPOINT, LISTENER, ROUTE):
+    for type_url in PUSH_ORDER:
         assert one.versions[type_url] == two.versions[type_url]
         assert [r.body for r in one.resources[type_url].values()] == [
             r.body for r in two.resources[type_url].values()
@@ -44,9 +45,11 @@ def test_sotw_response_parses_and_its_nonce_is_fresh_per_snapshot() -> None:
 def test_changed_cluster_gives_its_endpoints_a_new_version_and_keeps_the_rest() -> None:
     before = build()
     translation = translate(load(POLICIES).resources)
-    translation.clusters["kube_httpbin_httpbin_8000"].connect_timeout.seconds = 9
-    after = Snapshot.build(translation, before)
     name = "kube_httpbin_httpbin_8000"
+    cluster = translation.resources[CLUSTER][name]
+    assert isinstance(cluster, cluster_pb2.Cluster)
+    cluster.connect_timeout.seconds = 9
+    after = Snapshot.build(translation, before)
     assert after.resources[CLUSTER][name].version != before.resources[CLUSTER][name].version
     assert after.resources[ENDPOINT][name].body == before.resources[ENDPOINT][name].body
     assert after.resources[ENDPOINT][name].version != before.resources[ENDPOINT][name].version

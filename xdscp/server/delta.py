@@ -8,10 +8,11 @@ from collections.abc import Set as AbstractSet
 from envoy.service.discovery.v3 import discovery_pb2
 
 from xdscp import wire
+from xdscp.resourcetypes import PUSH_ORDER, REMOVAL_ORDER, WILDCARD_BY_DEFAULT
 from xdscp.server.fleet import StreamStatus
 from xdscp.server.metrics import Metrics
-from xdscp.server.stream import WILDCARD, WILDCARD_BY_DEFAULT, Request, StreamBase, Subscription
-from xdscp.snapshot import TYPES, Resource, Snapshot
+from xdscp.server.stream import WILDCARD, Request, StreamBase, Subscription
+from xdscp.snapshot import Resource, Snapshot
 
 
 class DeltaStream(StreamBase):
@@ -65,7 +66,7 @@ class DeltaStream(StreamBase):
         return responses
 
     def on_snapshot(self, snapshot: Snapshot) -> list[bytes]:
-        """Additions and updates in push order, then removals in the reverse order."""
+        """Additions and updates in push order, then removals in removal order."""
         if snapshot.version == self._synced:
             return []  # a plain ACK, or a wake-up for what this stream has already
         changed = snapshot.changed if snapshot.base_version == self._synced else None
@@ -74,11 +75,11 @@ class DeltaStream(StreamBase):
             return None if changed is None else changed[type_url]
 
         responses = []
-        for type_url in TYPES:
+        for type_url in PUSH_ORDER:
             if type_url in self.subscriptions:
                 sub = self.subscriptions[type_url]
                 responses += self._respond(type_url, sub, snapshot, only(type_url), updates=True)
-        for type_url in reversed(TYPES):
+        for type_url in REMOVAL_ORDER:
             if type_url in self.subscriptions:
                 sub = self.subscriptions[type_url]
                 responses += self._respond(type_url, sub, snapshot, only(type_url), removals=True)

@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from xdscp.snapshot import SHORT_NAMES
+from xdscp.resourcetypes import SHORT_NAMES
 
 
 @dataclass

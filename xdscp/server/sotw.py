@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from xdscp.resourcetypes import CLUSTER, PUSH_ORDER, WILDCARD_BY_DEFAULT
 from xdscp.server.fleet import StreamStatus
 from xdscp.server.metrics import Metrics
-from xdscp.server.stream import WILDCARD, WILDCARD_BY_DEFAULT, Request, StreamBase, Subscription
-from xdscp.snapshot import CLUSTER, TYPES, Resource, Snapshot, SotwResponse, sotw_response
+from xdscp.server.stream import WILDCARD, Request, StreamBase, Subscription
+from xdscp.snapshot import Resource, Snapshot, SotwResponse, sotw_response
 
 
 class SotwStream(StreamBase):
@@ -63,7 +64,7 @@ class SotwStream(StreamBase):
     def on_snapshot(self, snapshot: Snapshot) -> list[bytes]:
         return [
             response
-            for type_url in TYPES
+            for type_url in PUSH_ORDER
             if type_url in self.subscriptions
             for response in self._respond(type_url, self.subscriptions[type_url], snapshot)
         ]

@@ -8,14 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from xdscp.logs import StreamLog
+from xdscp.resourcetypes import BY_URL, SHORT_NAMES
 from xdscp.server.fleet import StreamStatus
 from xdscp.server.metrics import Metrics
-from xdscp.snapshot import SHORT_NAMES, TYPES, Snapshot
+from xdscp.snapshot import Snapshot
 
 log = logging.getLogger("xdscp.server")
 WILDCARD = "*"
-# Types whose first request with no names means "all of them" (legacy wildcard).
-WILDCARD_BY_DEFAULT = frozenset(TYPES[0::2])  # clusters and listeners
 
 # A DiscoveryRequest or a DeltaDiscoveryRequest (the generated classes carry no type hints).
 Request = Any
@@ -66,7 +65,7 @@ class StreamBase:
         if not self.status.node_id and request.HasField("node"):
             self.status.node_id = request.node.id
             self.status.node_cluster = request.node.cluster
-        if request.type_url in TYPES:
+        if request.type_url in BY_URL:
             return True
         self.metrics.rejected.labels("unknown_type").inc()
         if request.type_url not in self._unknown_types:

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
-from envoy.config.listener.v3 import listener_pb2
-from envoy.config.route.v3 import route_pb2
+from google.protobuf.message import Message
 from pydantic.alias_generators import to_camel
 
 from xdscp.model.backendconfigpolicy import Backend
 from xdscp.model.problems import Problem
 from xdscp.model.resources import Key, Resources
 from xdscp.model.service import EndpointSlice, Service
+from xdscp.resourcetypes import CLUSTER, ENDPOINT, LISTENER, REGISTRY, ROUTE
 from xdscp.status import FieldOrigin, PolicyStatus
 from xdscp.translate.attachment import Attachment, Target, attach
 from xdscp.translate.clusters import apply_policies, backend_cluster, service_clusters
@@ -33,12 +33,14 @@ class Options:
     listener_address: str = "0.0.0.0"
 
 
+def _tables() -> dict[str, dict[str, Message]]:
+    return {t.url: {} for t in REGISTRY}
+
+
 @dataclass
 class Translation:
-    clusters: dict[str, cluster_pb2.Cluster] = field(default_factory=dict)
-    load_assignments: dict[str, endpoint_pb2.ClusterLoadAssignment] = field(default_factory=dict)
-    listeners: dict[str, listener_pb2.Listener] = field(default_factory=dict)
-    routes: dict[str, route_pb2.RouteConfiguration] = field(default_factory=dict)
+    # Envoy messages by type URL (every registered type has a table), then by resource name.
+    resources: dict[str, dict[str, Message]] = field(default_factory=_tables)
     statuses: list[PolicyStatus] = field(default_factory=list)
     origins: list[FieldOrigin] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -75,8 +77,8 @@ def translate(
     slices = _slices_by_service(resources)
 
     def collect(target: Target, result: _TargetOutput) -> None:
-        out.clusters.update((c.name, c) for c in result.clusters)
-        out.load_assignments.update((a.cluster_name, a) for a in result.load_assignments)
+        out.resources[CLUSTER].update((c.name, c) for c in result.clusters)
+        out.resources[ENDPOINT].update((a.cluster_name, a) for a in result.load_assignments)
         out.origins.extend(result.origins)
         for policy, warning in result.warnings:
             warnings[(target, policy)].add(warning)
@@ -100,7 +102,9 @@ def translate(
         collect(target, result)
 
     gateways = translate_gateways(resources, options.listener_address)
-    out.listeners, out.routes, out.problems = gateways.listeners, gateways.routes, gateways.problems
+    out.resources[LISTENER].update(gateways.listeners)
+    out.resources[ROUTE].update(gateways.routes)
+    out.problems = gateways.problems
     out.statuses = policy_statuses(resources, attachments, targets_of, warnings, memo)
     memo.sweep()
     return out
