@@ -11,14 +11,16 @@ import yaml
 from xdscp.processes import envoy_binary
 
 
-def as_static(cluster: dict[str, Any], name: str) -> dict[str, Any]:
-    """The cluster renamed, EDS made STATIC with an empty load assignment: a bootstrap has
-    no ADS to get endpoints from, and validation is about the cluster's own settings."""
+def as_static(
+    cluster: dict[str, Any], name: str, assignment: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The cluster renamed, EDS made STATIC with the given load assignment (else an empty one):
+    a bootstrap has no ADS to get endpoints from."""
     cluster = {**cluster, "name": name}
     if cluster.get("type") == "EDS":
         del cluster["eds_cluster_config"]
         cluster["type"] = "STATIC"
-        cluster["load_assignment"] = {"cluster_name": name}
+        cluster["load_assignment"] = {**(assignment or {}), "cluster_name": name}
     if "load_assignment" in cluster:
         cluster["load_assignment"]["cluster_name"] = name
     return cluster

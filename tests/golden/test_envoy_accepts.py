@@ -3,9 +3,9 @@
 The cases are rendered afresh (what test_golden compares with the .out.yaml files), so the check
 holds for the translator as it is, whatever order the tests run in.
 
-EDS clusters become STATIC with an empty load assignment (a bootstrap has no ADS to get
-endpoints from), and the certificate paths the cases name are pointed at a generated pair,
-because Envoy reads those files while validating.
+EDS clusters become STATIC with their rendered endpoints as the load assignment (a bootstrap
+has no ADS to get them from), and the certificate paths the cases name are pointed at a
+generated pair, because Envoy reads those files while validating.
 """
 
 from __future__ import annotations
@@ -72,8 +72,11 @@ def golden_clusters() -> list[dict[str, Any]]:
     for case in CASES:
         rendered = yaml.safe_load(render(case))
         stem = case.name.removesuffix(".in.yaml")
+        # Endpoints too: their localities, weights and health are Envoy's to judge as well.
+        assignments = {a["cluster_name"]: a for a in rendered["endpoints"]}
         for cluster in rendered["clusters"]:
-            clusters.append(as_static(cluster, f"{case.parent.name}/{stem}/{cluster['name']}"))
+            name = f"{case.parent.name}/{stem}/{cluster['name']}"
+            clusters.append(as_static(cluster, name, assignments.get(cluster["name"])))
     return clusters
 
 

@@ -14,7 +14,7 @@ from xdscp import cli
 from xdscp.model.problems import Problem
 from xdscp.sources.kubernetes.api import ApiError
 from xdscp.sources.kubernetes.conditions import CONTROLLER, MAX_ANCESTORS, ancestors
-from xdscp.sources.kubernetes.kinds import POLICIES, WATCHED
+from xdscp.sources.kubernetes.kinds import POLICIES, WATCHED, Resource
 from xdscp.sources.kubernetes.reflector import (
     Changed,
     Deleted,
@@ -25,12 +25,14 @@ from xdscp.sources.kubernetes.reflector import (
     Timing,
     Unavailable,
 )
+from xdscp.sources.kubernetes.source import watch_scopes
 from xdscp.sources.kubernetes.store import Store
 from xdscp.status import Accepted, AncestorStatus, Attached, PolicyStatus
 
 pytestmark = pytest.mark.k8s
 
 SERVICES = next(r for r in WATCHED if r.kind == "Service")
+NODES = next(r for r in WATCHED if r.kind == "Node")
 NOW, EARLIER = "2030-01-01T00:00:00Z", "2020-01-01T00:00:00Z"
 
 
@@ -81,12 +83,14 @@ class FakeApi:
         yield from events
 
 
-def reflect(script: list[Any]) -> tuple[list[Event], FakeApi]:
+def reflect(script: list[Any], resource: Resource = SERVICES) -> tuple[list[Event], FakeApi]:
     stop = threading.Event()
     api = FakeApi(script, stop)
     events: list[Event] = []
-    timing = Timing(backoff_initial=0.001, backoff_max=0.001, shortest_watch=0)
-    Reflector(api, Scope(SERVICES, None), events.append, stop, timing).run()
+    timing = Timing(
+        backoff_initial=0.001, backoff_max=0.001, shortest_watch=0, optional_retry=0.001
+    )
+    Reflector(api, Scope(resource, None), events.append, stop, timing).run()
     return events, api
 
 
@@ -136,6 +140,28 @@ def test_a_resource_not_served_is_reported_but_no_answer_is_not() -> None:
     (unavailable,) = events
     assert isinstance(unavailable, Unavailable)
     assert unavailable.message.startswith("not served by the API server")
+
+
+def test_nodes_refused_count_as_none_and_are_asked_for_again() -> None:
+    node = {"metadata": {"name": "n1", "labels": {"topology.kubernetes.io/region": "r"}}}
+    refused = ApiError(403, "nodes is forbidden")
+    events, api = reflect([refused, ApiError(0, "refused"), refused, page("3", node)], NODES)
+
+    # Listed empty at the first refusal (a view can be served), once; the grant is picked up.
+    assert [(type(e), len(e.objects)) for e in events if isinstance(e, Listed)] == [
+        (Listed, 0),
+        (Listed, 1),
+    ]
+    assert len(events) == 2
+    assert [c for c, _ in api.calls] == ["list"] * 4 + ["watch"]
+
+
+def test_nodes_are_watched_once_cluster_wide_whatever_the_namespaces() -> None:
+    assert NODES.optional and not NODES.namespaced and not SERVICES.optional
+    assert NODES.path("ns") == "/api/v1/nodes"
+    scopes = [str(s) for s in watch_scopes(("a", "b", "a"))]
+    assert [s for s in scopes if s.startswith("nodes")] == ["nodes"]
+    assert "services in namespace a" in scopes and "services in namespace b" in scopes
 
 
 def test_pages_are_listed_as_one() -> None:

@@ -44,6 +44,7 @@ class KubeObject(Lenient):
     GROUP: ClassVar[str]
     KIND: ClassVar[str]
     VERSIONS: ClassVar[tuple[str, ...]] = ("v1",)
+    NAMESPACED: ClassVar[bool] = True
 
     metadata: ObjectMeta
 

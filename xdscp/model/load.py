@@ -12,6 +12,7 @@ from xdscp.model.backendconfigpolicy import Backend, BackendConfigPolicy
 from xdscp.model.base import KubeObject
 from xdscp.model.errors import describe
 from xdscp.model.gateway import Gateway, HTTPRoute
+from xdscp.model.node import Node
 from xdscp.model.problems import Problem
 from xdscp.model.service import EndpointSlice, Service
 
@@ -23,6 +24,7 @@ KINDS: tuple[type[KubeObject], ...] = (
     HTTPRoute,
     BackendConfigPolicy,
     Backend,
+    Node,
 )
 _BY_GROUP_KIND = {(k.GROUP, k.KIND): k for k in KINDS}
 
@@ -94,7 +96,7 @@ def _load_one(doc: Document, previous: Mapping[ObjectKey, KubeObject], out: Load
             problem("apiVersion", f"{api_version} is not served; use {_api_version(cls)}")
         )
         return
-    key = (kind, namespace, name)
+    key = (kind, namespace if cls.NAMESPACED else "", name)
     try:
         obj = cls.model_validate(body)
     except ValidationError as err:

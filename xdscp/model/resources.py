@@ -10,6 +10,7 @@ from typing import TypeVar
 from xdscp.model.backendconfigpolicy import Backend, BackendConfigPolicy
 from xdscp.model.base import KubeObject
 from xdscp.model.gateway import Gateway, HTTPRoute
+from xdscp.model.node import Node
 from xdscp.model.service import EndpointSlice, Service
 
 Key = tuple[str, str]
@@ -29,6 +30,7 @@ class Resources:
     http_routes: Mapping[Key, HTTPRoute] = field(default_factory=dict)
     policies: Mapping[Key, BackendConfigPolicy] = field(default_factory=dict)
     backends: Mapping[Key, Backend] = field(default_factory=dict)
+    nodes: Mapping[Key, Node] = field(default_factory=dict)  # cluster-scoped: ("", name)
     # Where each object came from (kind, namespace, name) -> file, for messages about it.
     origins: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
 
@@ -50,4 +52,5 @@ class Resources:
             http_routes=_by_key(grouped, HTTPRoute),
             policies=_by_key(grouped, BackendConfigPolicy),
             backends=_by_key(grouped, Backend),
+            nodes=_by_key(grouped, Node),
         )

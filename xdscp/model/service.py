@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import ClassVar
 
 from pydantic import Field
@@ -44,16 +45,39 @@ class EndpointPort(Lenient):
 
 class EndpointConditions(Lenient):
     ready: bool | None = None
+    serving: bool | None = None
+    terminating: bool | None = None
+
+
+class Health(Enum):
+    """What an endpoint's conditions let it take: new requests, only those already begun, none."""
+
+    READY = "ready"
+    DRAINING = "draining"
+    OUT = "out"
 
 
 class Endpoint(Lenient):
     addresses: tuple[str, ...] = Field(min_length=1)
     conditions: EndpointConditions = EndpointConditions()
+    zone: str | None = None
+    node_name: str | None = None
 
     @property
     def ready(self) -> bool:
         # Kubernetes: an unknown readiness is to be read as ready.
         return self.conditions.ready is not False
+
+    @property
+    def health(self) -> Health:
+        """Kubernetes reads an unknown ready or serving as true, an unknown terminating as false.
+        A terminating pod that still serves finishes what it has (kube-proxy's graceful drain)."""
+        if self.ready:
+            return Health.READY
+        conditions = self.conditions
+        if conditions.serving is not False and conditions.terminating:
+            return Health.DRAINING
+        return Health.OUT
 
 
 class EndpointSlice(KubeObject):

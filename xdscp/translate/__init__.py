@@ -21,7 +21,7 @@ from xdscp.resourcetypes import CLUSTER, ENDPOINT, LISTENER, REGISTRY, ROUTE
 from xdscp.status import FieldOrigin, PolicyStatus
 from xdscp.translate.attachment import Attachment, Target, attach
 from xdscp.translate.clusters import apply_policies, backend_cluster, service_clusters
-from xdscp.translate.endpoints import load_assignment
+from xdscp.translate.endpoints import Topology, load_assignment
 from xdscp.translate.gateway import translate_gateways
 from xdscp.translate.memo import Memo, NoMemo
 from xdscp.translate.report import policy_statuses
@@ -75,6 +75,8 @@ def translate(
     attachments, targets_of = attach(resources, memo)
     warnings: dict[tuple[Target, Key], set[str]] = defaultdict(set)
     slices = _slices_by_service(resources)
+    # One Topology while the Nodes stay the same objects, so the Services' memo entries hold.
+    topology = memo.get(("Topology",), tuple(resources.nodes.values()), Topology, resources.nodes)
 
     def collect(target: Target, result: _TargetOutput) -> None:
         out.resources[CLUSTER].update((c.name, c) for c in result.clusters)
@@ -88,11 +90,12 @@ def translate(
         attachment, service_slices = attachments.get(target), tuple(slices.get(key, ()))
         result = memo.get(
             ("Service", key),
-            (service, attachment, *service_slices),
+            (service, attachment, topology, *service_slices),
             _service,
             service,
             attachment,
             service_slices,
+            topology,
         )
         collect(target, result)
     for key, backend in resources.backends.items():
@@ -111,12 +114,15 @@ def translate(
 
 
 def _service(
-    service: Service, attachment: Attachment | None, slices: tuple[EndpointSlice, ...]
+    service: Service,
+    attachment: Attachment | None,
+    slices: tuple[EndpointSlice, ...],
+    topology: Topology,
 ) -> _TargetOutput:
     result = _TargetOutput()
     for port, cluster in service_clusters(service):
         result.configure(cluster, attachment, port.speaks_http2)
-        result.load_assignments.append(load_assignment(cluster.name, port, slices))
+        result.load_assignments.append(load_assignment(cluster.name, port, slices, topology))
     return result
 
 

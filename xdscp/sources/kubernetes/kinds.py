@@ -16,21 +16,34 @@ _PLURALS = {
     "HTTPRoute": "httproutes",
     "BackendConfigPolicy": "backendconfigpolicies",
     "Backend": "backends",
+    "Node": "nodes",
 }
+# Kinds xdscp does without when its RBAC does not grant them (deploy/kubernetes/optional/):
+# Nodes only add regions and subzones to localities.
+_OPTIONAL = frozenset({"Node"})
 
 
 @dataclass(frozen=True)
 class Resource:
-    """One namespaced API resource, served at one group and version."""
+    """One API resource, served at one group and version."""
 
     kind: str
     group: str
     version: str
     plural: str
+    namespaced: bool = True
+    optional: bool = False  # read if allowed; refused, it counts as listed and empty
 
     @classmethod
     def of(cls, model: type[KubeObject]) -> Resource:
-        return cls(model.KIND, model.GROUP, model.VERSIONS[0], _PLURALS[model.KIND])
+        return cls(
+            model.KIND,
+            model.GROUP,
+            model.VERSIONS[0],
+            _PLURALS[model.KIND],
+            model.NAMESPACED,
+            model.KIND in _OPTIONAL,
+        )
 
     @property
     def api_version(self) -> str:
@@ -43,6 +56,7 @@ class Resource:
 
     def path(self, namespace: str | None = None, name: str | None = None) -> str:
         """The collection, across all namespaces when `namespace` is None, or one object."""
+        namespace = namespace if self.namespaced else None
         root = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
         scoped = f"{root}/namespaces/{namespace}" if namespace is not None else root
         return f"{scoped}/{self.plural}" + (f"/{name}" if name is not None else "")

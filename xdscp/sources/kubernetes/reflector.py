@@ -76,6 +76,7 @@ class Timing:
     backoff_initial: float = 0.2
     backoff_max: float = 5.0
     shortest_watch: float = 1.0  # a watch ending sooner with no event counts as a failure
+    optional_retry: float = 60.0  # how often a refused optional kind is asked for again
 
 
 class _Gone(Exception):
@@ -92,6 +93,7 @@ class Reflector:
         timing: Timing = Timing(),
     ) -> None:
         self.api, self.scope, self._emit, self._stop, self.timing = api, scope, emit, stop, timing
+        self._went_without = False
 
     def run(self) -> None:
         """List, then watch from the list's resourceVersion, until `stop` is set."""
@@ -109,10 +111,27 @@ class Reflector:
             except ApiError as err:
                 failures += 1
                 if version is None and err.status in UNAVAILABLE:
+                    if self.scope.resource.optional:
+                        self._go_without(err.status)
+                        continue
                     self._emit(Unavailable(self.scope, f"{UNAVAILABLE[err.status]}: {err}"))
                 delay = self._backoff(failures)
                 log.warning("%s: %s; retrying in %.1f s", self.scope, err, delay)
                 self._stop.wait(delay)
+
+    def _go_without(self, status: int) -> None:
+        """An optional kind we may not read counts as listed and empty; asked again now and
+        then, so granting it later needs no restart."""
+        if not self._went_without:
+            self._went_without = True
+            log.info(
+                "%s: %s; going on without it, asking again every %.0f s",
+                self.scope,
+                UNAVAILABLE[status],
+                self.timing.optional_retry,
+            )
+            self._emit(Listed(self.scope, ()))
+        self._stop.wait(self.timing.optional_retry)
 
     def _list(self) -> str:
         objects: list[JSON] = []

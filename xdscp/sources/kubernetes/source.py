@@ -33,8 +33,7 @@ class KubernetesSource:
         self.settings = settings
         self.lease = settings.lease()
         self._configuration = client_configuration(settings.kubeconfig)
-        namespaces = tuple(dict.fromkeys(settings.namespaces)) or (None,)
-        self._scopes = [Scope(resource, ns) for resource in WATCHED for ns in namespaces]
+        self._scopes = watch_scopes(settings.namespaces)
         self.store = Store(self._scopes)
         self._served: dict[Key, JSON] = {}  # the policies as in the last Update handed out
         self._stop = threading.Event()
@@ -90,3 +89,15 @@ class KubernetesSource:
             # One client per thread: a watch holds its connection for minutes.
             reflector = Reflector(Api(self._configuration), scope, emit, self._stop)
             threading.Thread(target=reflector.run, name=f"watch {scope}", daemon=True).start()
+
+
+def watch_scopes(namespaces: tuple[str, ...]) -> list[Scope]:
+    """Each kind in each namespace (every namespace: None); a cluster-scoped kind (Node) once."""
+    chosen: tuple[str | None, ...] = tuple(dict.fromkeys(namespaces)) or (None,)
+    return list(
+        dict.fromkeys(
+            Scope(resource, ns if resource.namespaced else None)
+            for resource in WATCHED
+            for ns in chosen
+        )
+    )
