@@ -22,7 +22,7 @@ from xdscp.status import FieldOrigin, PolicyStatus
 from xdscp.translate.attachment import Attachment, Target, attach
 from xdscp.translate.clusters import apply_policies, backend_cluster, service_clusters
 from xdscp.translate.endpoints import Topology, load_assignment
-from xdscp.translate.gateway import translate_gateways
+from xdscp.translate.listeners import translate_gateways
 from xdscp.translate.memo import Memo, NoMemo
 from xdscp.translate.report import policy_statuses
 
