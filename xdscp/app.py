@@ -8,7 +8,7 @@ import logging
 import signal
 import urllib.request
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from xdscp.cache import SnapshotCache
 from xdscp.pipeline import Pipeline
 from xdscp.resourcetypes import CLUSTER, SHORT_NAMES
 from xdscp.server.admin import start_admin
+from xdscp.server.admission import BOUNDS, Limits
 from xdscp.server.ads import DEFAULT_MAX_MESSAGE_BYTES, AdsServicer, start_server
 from xdscp.server.auth import TlsConfig
 from xdscp.server.fleet import Fleet
@@ -29,8 +30,10 @@ from xdscp.verify import Check, compare, dynamic_clusters
 
 log = logging.getLogger("xdscp")
 __all__ = [
+    "BOUNDS",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "KubernetesConfig",
+    "Limits",
     "ServeConfig",
     "TlsConfig",
     "render_files",
@@ -50,6 +53,7 @@ class ServeConfig:
     listener_address: str = "0.0.0.0"
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_concurrent_streams: int = 0
+    limits: Limits = field(default_factory=Limits)  # what one xDS client may send
     ready_file: Path | None = None  # where to write the bound ports once serving
     tls: TlsConfig | None = None
     kubernetes: KubernetesConfig | None = None  # set: read an API server instead of paths
@@ -62,7 +66,7 @@ async def serve(config: ServeConfig) -> None:
     # Listen first (liveness, and Envoys may connect), serve nothing before the first full view:
     # with no snapshot in the cache a stream waits, and /readyz says 503.
     server, xds_port = await start_server(
-        AdsServicer(cache, fleet, metrics),
+        AdsServicer(cache, fleet, metrics, config.limits),
         config.xds_address,
         max_message_bytes=config.max_message_bytes,
         max_concurrent_streams=config.max_concurrent_streams,

@@ -24,6 +24,7 @@ def _serve(args: argparse.Namespace) -> int:
         listener_address=args.listener_address,
         max_message_bytes=args.max_message_bytes,
         max_concurrent_streams=args.max_concurrent_streams,
+        limits=app.Limits(**{field: getattr(args, field) for field in app.BOUNDS}),
         ready_file=args.ready_file,
         tls=app.TlsConfig(args.tls_cert, args.tls_key, args.tls_client_ca)
         if args.tls_cert and args.tls_key
@@ -98,6 +99,19 @@ def _add_serve(parser: argparse.ArgumentParser) -> None:
         help="require client certificates from this CA (mutual TLS); a certificate may then "
         "only request the node id or cluster it names",
     )
+    bounds = parser.add_argument_group(
+        "what one xDS client may send (a stream over a bound is ended, the others go on)"
+    )
+    defaults = app.Limits()
+    for bound in app.BOUNDS.values():
+        bounds.add_argument(
+            bound.flag,
+            dest=bound.field,
+            metavar="N",
+            type=int,
+            default=getattr(defaults, bound.field),
+            help=f"{bound.what} (default %(default)s)",
+        )
 
 
 def _add_kubernetes(parser: argparse.ArgumentParser) -> None:

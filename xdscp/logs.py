@@ -9,11 +9,22 @@ from collections.abc import MutableMapping
 from typing import Any
 
 STREAM_FIELDS = ("node", "stream", "variant")
+# Client-supplied text (node ids, type URLs, NACK messages) is cut to this many characters in
+# logs and in /status: a client must not be able to fill a disk or a status page.
+CLIP = 512
+
+
+def clip(text: str, limit: int = CLIP) -> str:
+    """`text`, or its start and how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}...({len(text) - limit:,} more characters)"
 
 
 class StreamLog(logging.LoggerAdapter[logging.Logger]):
     """A logger for one ADS stream: node id and stream number on every line, as fields (for
-    JSON) and at the start of the text; the node id is read when logging, as it arrives late."""
+    JSON) and at the start of the text; the node id is read when logging, as it arrives late.
+    Every string on such a line may come from the client, so each is clipped."""
 
     def __init__(self, logger: logging.Logger, status: Any) -> None:
         super().__init__(logger, {})
@@ -23,9 +34,13 @@ class StreamLog(logging.LoggerAdapter[logging.Logger]):
         self, msg: Any, kwargs: MutableMapping[str, Any]
     ) -> tuple[Any, MutableMapping[str, Any]]:
         status = self.status
-        kwargs["extra"] = {"node": status.node_id, "stream": status.stream}
-        kwargs["extra"]["variant"] = status.variant
-        return f"node={status.node_id or '?'} stream={status.stream} {msg}", kwargs
+        node = clip(status.node_id)
+        kwargs["extra"] = {"node": node, "stream": status.stream, "variant": status.variant}
+        return f"node={node or '?'} stream={status.stream} {msg}", kwargs
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        clipped = (clip(a) if isinstance(a, str) else a for a in args)
+        super().log(level, msg, *clipped, **kwargs)
 
 
 class JsonFormatter(logging.Formatter):

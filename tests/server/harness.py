@@ -22,6 +22,7 @@ from xdscp.cache import SnapshotCache
 from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.resourcetypes import ENDPOINT as EDS
 from xdscp.resourcetypes import LISTENER as LDS
+from xdscp.server.admission import Limits
 from xdscp.server.ads import AdsServicer, start_server
 from xdscp.server.fleet import Fleet
 from xdscp.server.metrics import Metrics
@@ -49,11 +50,12 @@ class Server:
 
 
 @asynccontextmanager
-async def serving(initial: Snapshot | None) -> AsyncIterator[Server]:
+async def serving(initial: Snapshot | None, limits: Limits | None = None) -> AsyncIterator[Server]:
     cache, fleet, metrics = SnapshotCache(), Fleet(), Metrics()
     if initial is not None:
         cache.set(initial)
-    server, port = await start_server(AdsServicer(cache, fleet, metrics), "127.0.0.1:0")
+    servicer = AdsServicer(cache, fleet, metrics, limits)
+    server, port = await start_server(servicer, "127.0.0.1:0")
     try:
         yield Server(cache, fleet, metrics, port)
     finally:
@@ -73,6 +75,16 @@ class Stream:
         response = await asyncio.wait_for(self.call.read(), RECV_TIMEOUT)
         assert response is not grpc.aio.EOF, "stream ended"
         return response
+
+    async def ended(self) -> grpc.StatusCode:
+        """The status the server ended the stream with (reading past what it sent before)."""
+        try:
+            while await asyncio.wait_for(self.call.read(), RECV_TIMEOUT) is not grpc.aio.EOF:
+                pass
+        except grpc.aio.AioRpcError as err:
+            return err.code()
+        code: grpc.StatusCode = await self.call.code()
+        return code
 
 
 @asynccontextmanager
@@ -104,6 +116,29 @@ def sotw(
     if error is not None:
         request.error_detail.message = error
         request.error_detail.code = 3
+    if with_node:
+        request.node.CopyFrom(node())
+    return request
+
+
+def delta(
+    type_url: str,
+    subscribe: list[str] | None = None,
+    unsubscribe: list[str] | None = None,
+    nonce: str = "",
+    initial: dict[str, str] | None = None,
+    error: str | None = None,
+    with_node: bool = False,
+) -> discovery_pb2.DeltaDiscoveryRequest:
+    request = discovery_pb2.DeltaDiscoveryRequest(
+        type_url=type_url,
+        resource_names_subscribe=subscribe or [],
+        resource_names_unsubscribe=unsubscribe or [],
+        response_nonce=nonce,
+        initial_resource_versions=initial or {},
+    )
+    if error is not None:
+        request.error_detail.message = error
     if with_node:
         request.node.CopyFrom(node())
     return request

@@ -4,35 +4,11 @@ from __future__ import annotations
 
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
-from envoy.service.discovery.v3 import discovery_pb2
 
-from tests.server.harness import names_of, node, run, serving, snapshot, stream
+from tests.server.harness import delta, names_of, run, serving, snapshot, stream
 from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.resourcetypes import ENDPOINT as EDS
 from xdscp.resourcetypes import LISTENER as LDS
-
-
-def delta(
-    type_url: str,
-    subscribe: list[str] | None = None,
-    unsubscribe: list[str] | None = None,
-    nonce: str = "",
-    initial: dict[str, str] | None = None,
-    error: str | None = None,
-    with_node: bool = False,
-) -> discovery_pb2.DeltaDiscoveryRequest:
-    request = discovery_pb2.DeltaDiscoveryRequest(
-        type_url=type_url,
-        resource_names_subscribe=subscribe or [],
-        resource_names_unsubscribe=unsubscribe or [],
-        response_nonce=nonce,
-        initial_resource_versions=initial or {},
-    )
-    if error is not None:
-        request.error_detail.message = error
-    if with_node:
-        request.node.CopyFrom(node())
-    return request
 
 
 def test_wildcard_gets_everything_then_only_what_changed_then_removals() -> None:

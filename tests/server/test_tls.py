@@ -17,10 +17,12 @@ from tests.server.harness import snapshot
 from xdscp.cache import SnapshotCache
 from xdscp.processes import Envoy, Xdscp, bootstrap, wait_for
 from xdscp.resourcetypes import CLUSTER as CDS
+from xdscp.resourcetypes import ENDPOINT as EDS
 from xdscp.server.ads import AdsServicer, start_server
 from xdscp.server.auth import TlsConfig
 from xdscp.server.fleet import Fleet
 from xdscp.server.metrics import Metrics
+from xdscp.server.stream import Request
 
 
 @pytest.fixture
@@ -28,8 +30,16 @@ def certs(tmp_path: Path) -> MtlsPaths:
     return write_mtls(tmp_path / "tls", ["gateway-1", "intruder"])
 
 
-async def first_response(certs: MtlsPaths, client: str, node_id: str) -> grpc.StatusCode | str:
-    """Ask for CDS as `node_id` with `client`'s certificate: the status code or the version."""
+def as_node(request: Request, node_id: str) -> Request:
+    request.node.CopyFrom(base_pb2.Node(id=node_id, cluster="kgateway-system.http"))
+    return request
+
+
+async def outcome(
+    certs: MtlsPaths, client: str, requests: list[Request], delta: bool = False
+) -> tuple[grpc.StatusCode | str, Metrics]:
+    """Send `requests` with `client`'s certificate: the status code the stream ended with, or
+    the version of the last response; and the server's metrics."""
     metrics = Metrics()
     tls = TlsConfig(certs.server_cert, certs.server_key, certs.ca_cert)
     cache = SnapshotCache()
@@ -41,28 +51,53 @@ async def first_response(certs: MtlsPaths, client: str, node_id: str) -> grpc.St
     )
     try:
         async with grpc.aio.secure_channel(f"localhost:{port}", credentials) as channel:
-            call = ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel).StreamAggregatedResources()
-            request = discovery_pb2.DiscoveryRequest(type_url=CDS)
-            request.node.CopyFrom(base_pb2.Node(id=node_id, cluster="kgateway-system.http"))
-            await call.write(request)
+            stub = ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel)
+            call = stub.DeltaAggregatedResources() if delta else stub.StreamAggregatedResources()
+            version = ""
             try:
-                response = await asyncio.wait_for(call.read(), 10)
+                for request in requests:
+                    await call.write(request)
+                    response = await asyncio.wait_for(call.read(), 10)
+                    version = response.system_version_info if delta else response.version_info
             except grpc.aio.AioRpcError as err:
-                assert metrics.rejected.labels("permission_denied")._value.get() == 1
-                return err.code()
-            return str(response.version_info)
+                return err.code(), metrics
+            return str(version), metrics
     finally:
         await server.stop(grace=None)
 
 
+def first_response(certs: MtlsPaths, client: str, node_id: str) -> grpc.StatusCode | str:
+    """Ask for CDS as `node_id` with `client`'s certificate: the status code or the version."""
+    request = as_node(discovery_pb2.DiscoveryRequest(type_url=CDS), node_id)
+    result, metrics = asyncio.run(outcome(certs, client, [request]))
+    if isinstance(result, grpc.StatusCode):
+        assert metrics.rejected.labels("permission_denied")._value.get() == 1
+    return result
+
+
 def test_certificate_for_its_own_node_is_served(certs: MtlsPaths) -> None:
-    result = asyncio.run(first_response(certs, "gateway-1", "gateway-1"))
+    result = first_response(certs, "gateway-1", "gateway-1")
     assert result == snapshot({"a": 1}).versions[CDS]
 
 
 def test_certificate_asking_for_another_node_is_refused(certs: MtlsPaths) -> None:
-    result = asyncio.run(first_response(certs, "intruder", "gateway-1"))
+    result = first_response(certs, "intruder", "gateway-1")
     assert result == grpc.StatusCode.PERMISSION_DENIED
+
+
+@pytest.mark.parametrize("delta", [False, True], ids=["sotw", "delta"])
+def test_every_request_is_checked_not_only_the_first(certs: MtlsPaths, delta: bool) -> None:
+    """Opened as its own node, then speaking for another: the stream ends there."""
+    make = discovery_pb2.DeltaDiscoveryRequest if delta else discovery_pb2.DiscoveryRequest
+    requests = [as_node(make(type_url=CDS), "gateway-1"), as_node(make(type_url=EDS), "other")]
+    result, metrics = asyncio.run(outcome(certs, "gateway-1", requests, delta))
+    assert result == grpc.StatusCode.PERMISSION_DENIED
+    assert metrics.rejected.labels("permission_denied")._value.get() == 1
+    # The same requests as the certificate's own node all along are served.
+    names = {"resource_names_subscribe" if delta else "resource_names": ["a"]}
+    requests[1] = as_node(make(type_url=EDS, **names), "gateway-1")
+    served, _ = asyncio.run(outcome(certs, "gateway-1", requests, delta))
+    assert served == snapshot({"a": 1}).versions[EDS]
 
 
 @pytest.fixture(params=["bootstrap-tls.yaml", "bootstrap-mtls.yaml"])

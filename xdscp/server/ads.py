@@ -11,7 +11,8 @@ from envoy.service.discovery.v3 import discovery_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from xdscp.cache import SnapshotCache
-from xdscp.server.auth import TlsConfig, peer_identities, refusal
+from xdscp.server.admission import Admission, Limits, Rejection
+from xdscp.server.auth import TlsConfig, peer_identities
 from xdscp.server.delta import DeltaStream
 from xdscp.server.fleet import Fleet, StreamStatus
 from xdscp.server.metrics import Metrics
@@ -33,10 +34,13 @@ _END = None
 
 
 class AdsServicer:
-    def __init__(self, cache: SnapshotCache, fleet: Fleet, metrics: Metrics) -> None:
+    def __init__(
+        self, cache: SnapshotCache, fleet: Fleet, metrics: Metrics, limits: Limits | None = None
+    ) -> None:
         self.cache = cache
         self.fleet = fleet
         self.metrics = metrics
+        self.limits = limits or Limits()
 
     async def sotw(
         self, requests: AsyncIterator[Request], context: grpc.aio.ServicerContext
@@ -61,6 +65,7 @@ class AdsServicer:
     ) -> AsyncIterator[bytes]:
         status = self.fleet.open(variant, context.peer())
         stream = make(status, self.metrics)
+        admission = Admission(self.limits, peer_identities(context.auth_context()))
         events: asyncio.Queue[Request | _Changed | None] = asyncio.Queue()
         reader = asyncio.create_task(_read(requests, events))
         wake_pending = False
@@ -81,17 +86,9 @@ class AdsServicer:
                     snapshot = self.cache.get(group)
                     responses = stream.on_snapshot(snapshot) if snapshot else []
                 else:
+                    await self._check(admission.admit(event), stream, context)
                     if cancel_watch is None:
-                        denied = refusal(event.node, peer_identities(context.auth_context()))
-                        if denied:
-                            self.metrics.rejected.labels("permission_denied").inc()
-                            stream.log.warning(
-                                "refused from %s: %s",
-                                status.peer,
-                                denied,
-                            )
-                            await context.abort(grpc.StatusCode.PERMISSION_DENIED, denied)
-                        group = self.cache.group_of(event.node)
+                        group = self.cache.group_of(admission.node_of(event))
                         cancel_watch = self.cache.watch(group, wakeup)
                         stream.log.info(
                             "%s stream opened from %s",
@@ -99,6 +96,7 @@ class AdsServicer:
                             status.peer,
                         )
                     responses = stream.on_request(event, self.cache.get(group))
+                    await self._check(admission.hold(stream.names_held()), stream, context)
                 for response in responses:
                     yield response
             await reader  # re-raises what ended the stream, if it was an error
@@ -109,6 +107,19 @@ class AdsServicer:
             self.fleet.close(status)
             self.metrics.streams.labels(variant).dec()
             stream.log.info("%s stream closed", variant)
+
+    async def _check(
+        self,
+        rejection: Rejection | None,
+        stream: Variant,
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        """End the stream if `rejection` says so: counted, logged once, told to the client."""
+        if rejection is None:
+            return
+        self.metrics.rejected.labels(rejection.reason).inc()
+        stream.log.warning("stream ended with %s: %s", rejection.code.name, rejection.message)
+        await context.abort(rejection.code, rejection.message)
 
 
 async def _read(

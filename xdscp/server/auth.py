@@ -14,6 +14,8 @@ from pathlib import Path
 import grpc
 from envoy.config.core.v3 import base_pb2
 
+from xdscp.logs import clip
+
 
 @dataclass(frozen=True)
 class TlsConfig:
@@ -43,6 +45,6 @@ def refusal(node: base_pb2.Node, identities: frozenset[str]) -> str | None:
     if not identities or node.id in identities or (node.cluster and node.cluster in identities):
         return None
     return (
-        f"certificate for {', '.join(sorted(identities))} may not request node "
-        f"{node.id!r} (cluster {node.cluster!r})"
+        f"certificate for {clip(', '.join(sorted(identities)))} may not request node "
+        f"{clip(node.id)!r} (cluster {clip(node.cluster)!r})"
     )

@@ -10,6 +10,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from xdscp.logs import clip
 from xdscp.resourcetypes import SHORT_NAMES
 
 
@@ -52,7 +53,16 @@ class Fleet:
         self._streams.pop(status.stream, None)
 
     def describe(self) -> list[dict[str, Any]]:
-        return [asdict(s) for s in sorted(self._streams.values(), key=lambda s: s.stream)]
+        """Every stream, its client-supplied strings (node, versions, NACK errors) clipped."""
+        return [_clipped(asdict(s)) for s in sorted(self._streams.values(), key=lambda s: s.stream)]
 
     def count(self, variant: str) -> int:
         return sum(1 for s in self._streams.values() if s.variant == variant)
+
+
+def _clipped(value: Any) -> Any:
+    if isinstance(value, str):
+        return clip(value)
+    if isinstance(value, dict):
+        return {clip(k): _clipped(v) for k, v in value.items()}
+    return value

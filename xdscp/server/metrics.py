@@ -18,7 +18,7 @@ class Metrics:
         self.nacks = Counter("xdscp_nacks", "NACKs received", ["type"], registry=self.registry)
         self.rejected = Counter(
             "xdscp_requests_rejected",
-            "Requests refused (unknown type URL, malformed)",
+            "Requests refused: an unknown type, or a stream ended over a bound or for its node",
             ["reason"],
             registry=self.registry,
         )

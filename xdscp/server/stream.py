@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from xdscp.logs import StreamLog
+from xdscp.logs import StreamLog, clip
 from xdscp.resourcetypes import BY_URL, SHORT_NAMES
 from xdscp.server.fleet import StreamStatus
 from xdscp.server.metrics import Metrics
@@ -48,6 +48,8 @@ class Variant(Protocol):
 
     def on_snapshot(self, snapshot: Snapshot) -> list[bytes]: ...
 
+    def names_held(self) -> int: ...
+
 
 class StreamBase:
     """Bookkeeping shared by both variants: node, unknown types, ACK/NACK accounting."""
@@ -60,6 +62,11 @@ class StreamBase:
         self.log = StreamLog(log, status)
         self.subscriptions: dict[str, Subscription] = {}
         self._unknown_types: set[str] = set()
+
+    def names_held(self) -> int:
+        """What the client made this stream keep, per type the names it subscribed or (delta)
+        the versions it holds, whichever are more: within twice their union, counted in O(1)."""
+        return sum(max(len(s.names), len(s.known)) for s in self.subscriptions.values())
 
     def accept_type(self, request: Request) -> bool:
         if not self.status.node_id and request.HasField("node"):
@@ -88,7 +95,7 @@ class StreamBase:
 
     def record_nack(self, type_url: str, version: str, error: str) -> None:
         typed = self.status.of(type_url)
-        typed.nacked, typed.error, typed.in_flight = version, error, ""
+        typed.nacked, typed.error, typed.in_flight = version, clip(error), ""
         typed.nacks += 1
         self.metrics.nacks.labels(SHORT_NAMES[type_url]).inc()
         self.log.error(
