@@ -22,6 +22,7 @@ from xdscp.server.ads import DEFAULT_MAX_MESSAGE_BYTES, AdsServicer, start_serve
 from xdscp.server.auth import TlsConfig
 from xdscp.server.fleet import Fleet
 from xdscp.server.metrics import Metrics
+from xdscp.snapshot import Snapshot
 from xdscp.sources import Update
 from xdscp.sources.files import FileSource
 from xdscp.sources.kubernetes import KubernetesConfig, KubernetesSource
@@ -75,7 +76,7 @@ async def serve(config: ServeConfig) -> None:
     admin, admin_port = await start_admin(
         config.admin_host,
         config.admin_port,
-        status=lambda: _status(pipeline, fleet),
+        status=lambda: _status(pipeline, fleet, cache),
         policies=pipeline.describe,
         ready=lambda: pipeline.snapshot is not None,
         metrics=metrics,
@@ -103,15 +104,19 @@ async def serve(config: ServeConfig) -> None:
         await admin.cleanup()
 
 
-def _status(pipeline: Pipeline, fleet: Fleet) -> dict[str, Any]:
-    """The admin /status document: the snapshot's versions, and every stream's."""
+def _status(pipeline: Pipeline, fleet: Fleet, cache: SnapshotCache) -> dict[str, Any]:
+    """The admin /status document: the snapshot's versions, each group's, and every stream's."""
     snapshot = pipeline.snapshot
-    versions = {SHORT_NAMES[t]: v for t, v in snapshot.versions.items()} if snapshot else {}
     return {
         "snapshot": snapshot.version if snapshot else "(none)",
-        "versions": versions,
-        "streams": fleet.describe(),
+        "versions": _versions(snapshot),
+        "groups": {group: _versions(s) for group, s in sorted(pipeline.groups.items())},
+        "streams": fleet.describe(cache.explain),
     }
+
+
+def _versions(snapshot: Snapshot | None) -> dict[str, str]:
+    return {SHORT_NAMES[t]: v for t, v in snapshot.versions.items()} if snapshot else {}
 
 
 async def _follow(updates: AsyncIterator[Update], pipeline: Pipeline) -> None:

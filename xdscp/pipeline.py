@@ -8,11 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from xdscp.cache import SnapshotCache
+from xdscp.groups import GATEWAY, ROLE, UNNAMED
 from xdscp.model.problems import Problem
 from xdscp.render import status_dict
 from xdscp.resourcetypes import SHORT_NAMES
 from xdscp.server.metrics import Metrics
-from xdscp.snapshot import Snapshot
+from xdscp.snapshot import Snapshot, by_group
 from xdscp.sources import Update
 from xdscp.status import PolicyStatus
 from xdscp.translate import Memo, Options, translate
@@ -25,7 +26,8 @@ class Pipeline:
         self.cache = cache
         self.metrics = metrics
         self.options = options
-        self.snapshot: Snapshot | None = None
+        self.snapshot: Snapshot | None = None  # everything translated: what groups are cut from
+        self.groups: dict[str, Snapshot] = {}
         self.problems: tuple[Problem, ...] = ()
         self.statuses: list[PolicyStatus] = []
         self.memo = Memo()  # only what a change touches is translated again
@@ -41,6 +43,7 @@ class Pipeline:
         try:
             translation = translate(update.resources, self.options, self.memo)
             snapshot = Snapshot.build(translation, self.snapshot)
+            groups = by_group(snapshot, translation, self.groups)
         except Exception:
             log.exception("translation failed; still serving snapshot %s", self._version())
             return self.snapshot
@@ -49,8 +52,8 @@ class Pipeline:
             for problem in problems:
                 log.warning("%s", problem)
         self.problems, self.statuses = problems, translation.statuses
-        self.snapshot = snapshot
-        self.cache.set(snapshot)
+        self.snapshot, self.groups = snapshot, groups
+        self.cache.publish(groups, _notes(update))
         self.metrics.snapshot_build.observe(time.perf_counter() - started)
         self.metrics.snapshot_version.clear()
         self.metrics.snapshot_version.labels(snapshot.version).set(1)
@@ -68,6 +71,17 @@ class Pipeline:
             "problems": [str(p) for p in self.problems],
             "policies": [status_dict(s) for s in self.statuses],
         }
+
+
+def _notes(update: Update) -> dict[str, str]:
+    gateways = update.resources.gateways
+    if len(gateways) < 2:
+        return {}
+    named = ", ".join("/".join(key) for key in gateways)
+    return {
+        UNNAMED: f"names no Gateway, and there are {len(gateways)} ({named}): serving clusters "
+        f"only; name one in node.metadata.{ROLE} or node.metadata.{GATEWAY}"
+    }
 
 
 def _counts(snapshot: Snapshot) -> str:

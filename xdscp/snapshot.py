@@ -16,8 +16,9 @@ from typing import NamedTuple
 from google.protobuf.message import Message
 
 from xdscp import wire
+from xdscp.groups import UNNAMED
 from xdscp.resourcetypes import BY_URL, PUSH_ORDER
-from xdscp.translate import Translation
+from xdscp.translate import Selection, Translation
 from xdscp.translate.memo import same_objects
 
 
@@ -152,6 +153,43 @@ class Snapshot:
             parents = built[covered] if covered else {}
             built[type_url] = resources(type_url, translation.resources[type_url], parents)
         return cls(built, previous)
+
+
+def by_group(
+    universe: Snapshot, translation: Translation, previous: Mapping[str, Snapshot]
+) -> dict[str, Snapshot]:
+    """Each node group's snapshot, made of `universe`'s resources (serialized once, shared).
+
+    A group whose resources are all the very ones it was served before keeps that snapshot,
+    responses and all; one served everything is served `universe` itself.
+    """
+    if translation.groups is None:
+        return {UNNAMED: universe}
+    return {
+        group: _select(universe, selection, previous.get(group))
+        for group, selection in translation.groups.items()
+    }
+
+
+def _select(universe: Snapshot, selection: Selection, previous: Snapshot | None) -> Snapshot:
+    every = universe.resources
+
+    def pick(type_url: str) -> dict[str, Resource]:
+        table, names = every[type_url], selection.get(type_url, frozenset())
+        return table if names is None else {n: table[n] for n in sorted(names) if n in table}
+
+    chosen = {t: pick(t) for t in PUSH_ORDER}
+    if all(len(chosen[t]) == len(every[t]) for t in PUSH_ORDER):
+        return universe
+    if previous is not None and all(
+        _same_table(previous.resources[t], chosen[t]) for t in PUSH_ORDER
+    ):
+        return previous
+    return Snapshot(chosen, previous)
+
+
+def _same_table(old: Mapping[str, Resource], new: Mapping[str, Resource]) -> bool:
+    return len(old) == len(new) and all(new.get(n) is r for n, r in old.items())
 
 
 def _differing(old: Mapping[str, Resource], new: Mapping[str, Resource]) -> frozenset[str]:

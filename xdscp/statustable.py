@@ -6,25 +6,31 @@ from typing import Any
 
 from xdscp.resourcetypes import SHORT_NAMES
 
-COLUMNS = ("NODE", "CLUSTER", "VARIANT", *(s.upper() for s in SHORT_NAMES.values()))
+COLUMNS = ("NODE", "CLUSTER", "GATEWAY", "VARIANT", *(s.upper() for s in SHORT_NAMES.values()))
 
 
 def table(status: dict[str, Any]) -> str:
     """One row per stream; each type reads SYNCED, STALE (ACKed an older version), NACKED or
-    SENT (awaiting its answer), against the snapshot the server holds now."""
+    SENT (awaiting its answer), against the snapshot the server holds now. GATEWAY is the
+    Gateway a node is served (`-`: none); why a node gets less than it may expect follows."""
     rows = [COLUMNS]
+    notes = []
     for stream in status["streams"]:
         types = stream["types"]
         rows.append(
             (
                 stream["node_id"] or "?",
                 stream["node_cluster"] or "?",
+                stream.get("gateway") or "-",
                 stream["variant"],
                 *(_state(types.get(short)) for short in SHORT_NAMES.values()),
             )
         )
+        if stream.get("group_problem"):
+            notes.append(f"{stream['node_id'] or '?'}: {stream['group_problem']}")
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.extend(notes)
     lines.append(f"snapshot {status['snapshot']}")
     return "\n".join(line.rstrip() for line in lines) + "\n"
 

@@ -209,7 +209,20 @@ ATTACKS = {
         "identity_changed",
         "'other'",
     ),
+    "stream changing the Gateway its node names": Attack(
+        False,
+        lambda: [sotw(CDS, with_node=True), gateway_named(sotw(EDS, ["a"]), "infra/internal")],
+        grpc.StatusCode.PERMISSION_DENIED,
+        "group_changed",
+        "'gateway/infra/internal'",
+    ),
 }
+
+
+def gateway_named(request: Request, gateway: str) -> Request:
+    """The stream's own node id and cluster, now naming a Gateway: another node group."""
+    with_node(request).node.metadata.fields["gateway"].string_value = gateway
+    return request
 
 
 @pytest.mark.parametrize("attack", ATTACKS.values(), ids=ATTACKS.keys())

@@ -15,6 +15,8 @@ import grpc
 from envoy.config.core.v3 import base_pb2
 from envoy.service.discovery.v3 import discovery_pb2
 
+from xdscp.groups import identify
+from xdscp.logs import clip
 from xdscp.resourcetypes import BY_URL
 from xdscp.server.auth import refusal
 from xdscp.server.stream import Request
@@ -173,6 +175,15 @@ class Admission:
                 "identity_changed",
                 f"the stream opened as node {self.node.id!r} (cluster {self.node.cluster!r}) "
                 f"and then named node {named.id!r} (cluster {named.cluster!r})",
+            )
+        elif request.HasField("node") and (group := identify(named).key) != (
+            opened := identify(self.node).key
+        ):
+            # Its certificate was checked for the node it opened as, and so for that group.
+            return Rejection(
+                grpc.StatusCode.PERMISSION_DENIED,
+                "group_changed",
+                f"the stream opened in node group {clip(opened)!r} and then named {clip(group)!r}",
             )
         return None
 

@@ -88,13 +88,17 @@ class AdsServicer:
                 else:
                     await self._check(admission.admit(event), stream, context)
                     if cancel_watch is None:
-                        group = self.cache.group_of(admission.node_of(event))
+                        node_group = self.cache.group_of(admission.node_of(event))
+                        group, status.group = node_group.key, node_group
                         cancel_watch = self.cache.watch(group, wakeup)
                         stream.log.info(
-                            "%s stream opened from %s",
+                            "%s stream opened from %s, group %s",
                             variant,
                             status.peer,
+                            group,
                         )
+                        if note := self.cache.explain(node_group):
+                            stream.log.warning("group %s: %s", group, note)
                     responses = stream.on_request(event, self.cache.get(group))
                     await self._check(admission.hold(stream.names_held()), stream, context)
                 for response in responses:

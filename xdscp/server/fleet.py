@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from xdscp.groups import NodeGroup
 from xdscp.logs import clip
 from xdscp.resourcetypes import SHORT_NAMES
 
@@ -33,6 +35,7 @@ class StreamStatus:
     connected_at: float = field(default_factory=time.time)
     node_id: str = ""
     node_cluster: str = ""
+    group: NodeGroup | None = None  # the node group it is served, once its node is known
     types: dict[str, TypeStatus] = field(default_factory=dict)
 
     def of(self, type_url: str) -> TypeStatus:
@@ -52,9 +55,20 @@ class Fleet:
     def close(self, status: StreamStatus) -> None:
         self._streams.pop(status.stream, None)
 
-    def describe(self) -> list[dict[str, Any]]:
-        """Every stream, its client-supplied strings (node, versions, NACK errors) clipped."""
-        return [_clipped(asdict(s)) for s in sorted(self._streams.values(), key=lambda s: s.stream)]
+    def describe(self, explain: Callable[[NodeGroup], str] = lambda _: "") -> list[dict[str, Any]]:
+        """Every stream, its client-supplied strings (node, versions, NACK errors) clipped;
+        `explain` says why a node's group is served less than it may expect."""
+        return [
+            _clipped(
+                {
+                    **asdict(s),
+                    "group": s.group.key if s.group else "",
+                    "gateway": "/".join(s.group.gateway) if s.group and s.group.gateway else "",
+                    "group_problem": explain(s.group) if s.group else "",
+                }
+            )
+            for s in sorted(self._streams.values(), key=lambda s: s.stream)
+        ]
 
     def count(self, variant: str) -> int:
         return sum(1 for s in self._streams.values() if s.variant == variant)

@@ -13,6 +13,7 @@ from envoy.config.endpoint.v3 import endpoint_pb2
 from google.protobuf.message import Message
 from pydantic.alias_generators import to_camel
 
+from xdscp.groups import UNNAMED, gateway_key
 from xdscp.model.backendconfigpolicy import Backend
 from xdscp.model.problems import Problem
 from xdscp.model.resources import Key, Resources
@@ -22,7 +23,7 @@ from xdscp.status import FieldOrigin, PolicyStatus
 from xdscp.translate.attachment import Attachment, Target, attach
 from xdscp.translate.clusters import apply_policies, backend_cluster, service_clusters
 from xdscp.translate.endpoints import Topology, load_assignment
-from xdscp.translate.listeners import translate_gateways
+from xdscp.translate.listeners import GatewayParts, translate_gateways
 from xdscp.translate.memo import Memo, NoMemo
 from xdscp.translate.report import policy_statuses
 
@@ -37,6 +38,11 @@ def _tables() -> dict[str, dict[str, Message]]:
     return {t.url: {} for t in REGISTRY}
 
 
+# The part of a translation one node group is served: resource names by type URL (a type left
+# out: none of it; None: all of it).
+Selection = dict[str, frozenset[str] | None]
+
+
 @dataclass
 class Translation:
     # Envoy messages by type URL (every registered type has a table), then by resource name.
@@ -44,6 +50,9 @@ class Translation:
     statuses: list[PolicyStatus] = field(default_factory=list)
     origins: list[FieldOrigin] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # What each node group is served, by group key (xdscp.groups); a group not here is served
+    # nothing. None: every group is served everything (a translation made by hand, in tests).
+    groups: dict[str, Selection] | None = None
 
 
 @dataclass
@@ -108,6 +117,7 @@ def translate(
     out.resources[LISTENER].update(gateways.listeners)
     out.resources[ROUTE].update(gateways.routes)
     out.problems = gateways.problems
+    out.groups = _groups(gateways.parts)
     out.statuses = policy_statuses(resources, attachments, targets_of, warnings, memo)
     memo.sweep()
     return out
@@ -131,6 +141,24 @@ def _backend(backend: Backend, attachment: Attachment | None) -> _TargetOutput:
     # A Backend's protocol is read off its cluster (its appProtocol set it already).
     result.configure(backend_cluster(backend), attachment, False)
     return result
+
+
+def _groups(parts: dict[Key, GatewayParts]) -> dict[str, Selection]:
+    """Each Gateway's group gets its own listeners and routes (named alike) and the clusters
+    they route to, with their endpoints. The unnamed group (an Envoy naming no Gateway) gets
+    every cluster, and the listeners of the only Gateway when there is exactly one."""
+    groups: dict[str, Selection] = {}
+    for key, part in parts.items():
+        listeners, clusters = frozenset(part.listeners), frozenset(part.clusters)
+        groups[gateway_key(*key)] = {
+            CLUSTER: clusters,
+            ENDPOINT: clusters,
+            LISTENER: listeners,
+            ROUTE: listeners,
+        }
+    only = frozenset(next(iter(parts.values())).listeners) if len(parts) == 1 else frozenset()
+    groups[UNNAMED] = {CLUSTER: None, ENDPOINT: None, LISTENER: only, ROUTE: only}
+    return groups
 
 
 def _slices_by_service(resources: Resources) -> dict[Key, list[EndpointSlice]]:
@@ -158,4 +186,4 @@ def _origins(cluster: str, attachment: Attachment | None) -> list[FieldOrigin]:
     ]
 
 
-__all__ = ["Memo", "Options", "Translation", "translate"]
+__all__ = ["Memo", "Options", "Selection", "Translation", "translate"]

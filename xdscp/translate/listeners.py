@@ -21,19 +21,30 @@ from xdscp.translate.routes import SOURCE, TranslatedRoute, route_configuration,
 
 
 @dataclass
+class GatewayParts:
+    """What one Gateway's proxies need: its listeners (and their routes, named alike), and the
+    clusters those routes send to."""
+
+    listeners: set[str] = field(default_factory=set)
+    clusters: set[str] = field(default_factory=set)
+
+
+@dataclass
 class GatewayOutput:
     listeners: dict[str, listener_pb2.Listener] = field(default_factory=dict)
     routes: dict[str, route_pb2.RouteConfiguration] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    parts: dict[Key, GatewayParts] = field(default_factory=dict)
 
 
 def translate_gateways(resources: Resources, bind_address: str) -> GatewayOutput:
     out = GatewayOutput()
-    ports: dict[int, str] = {}
     # Each route is translated (and its problems reported) once, however many listeners use it.
     translated = {key: translate_route(r, resources) for key, r in resources.http_routes.items()}
     attached = _routes_by_listener(resources, translated)
     for (namespace, name), gateway in resources.gateways.items():
+        ports: dict[int, str] = {}  # each Gateway has proxies of its own, so ports of its own
+        parts = out.parts[(namespace, name)] = GatewayParts()
         for listener in gateway.spec.listeners:
             listener_name = names.listener(namespace, name, listener.name)
             problem = _unsupported(gateway, listener, ports, resources.origin(gateway, SOURCE))
@@ -41,11 +52,13 @@ def translate_gateways(resources: Resources, bind_address: str) -> GatewayOutput
                 out.problems.append(problem)
                 continue
             ports[listener.port] = listener_name
+            parts.listeners.add(listener_name)
             out.listeners[listener_name] = _listener(listener_name, bind_address, listener.port)
             routes = attached.get((namespace, name, listener.name), [])
             out.routes[listener_name] = route_configuration(
                 listener_name, listener.hostname, routes
             )
+            parts.clusters.update(c for route in routes for c in route.clusters)
     for route in translated.values():
         out.problems.extend(route.problems)
     return out

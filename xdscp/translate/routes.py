@@ -24,6 +24,7 @@ class TranslatedRoute:
     route: HTTPRoute
     envoy_routes: tuple[route_components_pb2.Route, ...]
     problems: tuple[Problem, ...]
+    clusters: frozenset[str]  # what its routes send to
 
 
 def translate_route(route: HTTPRoute, resources: Resources) -> TranslatedRoute:
@@ -52,7 +53,16 @@ def translate_route(route: HTTPRoute, resources: Resources) -> TranslatedRoute:
                         name=cluster
                     ).weight.value = weight
             envoy_routes.append(envoy_route)
-    return TranslatedRoute(route, tuple(envoy_routes), tuple(problems))
+    used = frozenset(
+        name
+        for envoy_route in envoy_routes
+        for name in (
+            envoy_route.route.cluster,
+            *(c.name for c in envoy_route.route.weighted_clusters.clusters),
+        )
+        if name
+    )
+    return TranslatedRoute(route, tuple(envoy_routes), tuple(problems), used)
 
 
 def route_configuration(
