@@ -40,8 +40,9 @@ class Stack:
         self.xdscp: Xdscp | None = None
         self.envoy: Envoy | None = None
 
-    def start_xdscp(self, xds_port: int = 0) -> Xdscp:
-        self.xdscp = Xdscp([self.policies], self.workdir, xds_port=xds_port)
+    def start_xdscp(self, xds_port: int = 0, paths: list[Path] | None = None) -> Xdscp:
+        """Serve `paths` (relative ones from the work directory), by default the policies."""
+        self.xdscp = Xdscp(paths or [self.policies], self.workdir, xds_port=xds_port)
         return self.xdscp
 
     def start_envoy(self) -> Envoy:

@@ -24,7 +24,7 @@ from xdscp.server.fleet import Fleet
 from xdscp.server.metrics import Metrics
 from xdscp.snapshot import Snapshot
 from xdscp.sources import Update
-from xdscp.sources.files import FileSource
+from xdscp.sources.files import REMOVAL_GRACE_SECONDS, FileSource
 from xdscp.sources.kubernetes import KubernetesConfig, KubernetesSource
 from xdscp.translate import Options, translate
 from xdscp.verify import Check, compare, dynamic_clusters
@@ -63,7 +63,11 @@ class ServeConfig:
 async def serve(config: ServeConfig) -> None:
     metrics, fleet, cache = Metrics(), Fleet(), SnapshotCache()
     pipeline = Pipeline(cache, metrics, Options(listener_address=config.listener_address))
-    source = KubernetesSource(config.kubernetes) if config.kubernetes else FileSource(config.paths)
+    source = (
+        KubernetesSource(config.kubernetes)
+        if config.kubernetes
+        else FileSource(config.paths, grace=REMOVAL_GRACE_SECONDS)
+    )
     # Listen first (liveness, and Envoys may connect), serve nothing before the first full view:
     # with no snapshot in the cache a stream waits, and /readyz says 503.
     server, xds_port = await start_server(

@@ -36,3 +36,30 @@ def test_named_changes_give_what_a_full_read_gives(tmp_path: Path) -> None:
     (cluster,) = incremental["clusters"]
     assert cluster["upstream_connection_options"]["tcp_keepalive"]["keepalive_probes"] == 8
     assert incremental["listeners"] == []  # the Gateway's file is gone
+
+
+def test_a_missing_path_is_a_problem_named_by_validate(tmp_path: Path) -> None:
+    missing = tmp_path / "typo"
+    (problem,) = FileSource([missing]).load().problems
+    assert (problem.source, problem.message) == (
+        str(missing),
+        "no such file or directory; keeping its last good objects",
+    )
+
+
+def test_an_object_gone_from_its_file_is_held_for_the_grace_period(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", policies)
+    now = [0.0]
+    source = FileSource([policies], grace=3, clock=lambda: now[0])
+    full = view(source)
+    (policies / "gateway.yaml").write_text("")  # truncated by `>`, not yet written
+    held = source.load([policies / "gateway.yaml"])
+    assert {p.kind for p in held.problems} == {"Gateway", "HTTPRoute"}
+    assert all("a save is in progress" in p.message for p in held.problems)
+    now[0] = 2.9
+    assert view(source, [])["listeners"] == full["listeners"]
+    assert not source.due()
+    now[0] = 3.0
+    assert source.due()
+    assert view(source, [])["listeners"] == []  # stable for the grace period: removed

@@ -2,13 +2,24 @@
 
 A file that fails to parse keeps its last good objects; an object that fails validation keeps
 its last good version. Either way the problem is reported and nothing already served is lost.
+
+Watching cannot go stale: the watcher follows what each root resolves to now (a directory
+removed and made again, a symlink re-pointed), and whenever what changed is not exactly a set
+of files the whole tree is read again. An object leaves only once it has been absent for
+`grace` seconds, so a save in progress (a file truncated, then written) or a tree being
+replaced never removes anything on the way.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
 import re
-from collections.abc import AsyncIterator, Iterable
+import stat
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +35,13 @@ from xdscp.sources import Update
 log = logging.getLogger("xdscp.sources.files")
 SUFFIXES = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 16 * 1024 * 1024
+# How long an object may be missing from its files before it is removed while serving: longer
+# than a save (`kubectl get -o yaml > file` leaves the file empty for a request's length).
+REMOVAL_GRACE_SECONDS = 3.0
+# How often the roots are checked for being replaced, and held removals for being due.
+TICK_MS = 500
+
+Identity = tuple[str, int, int] | None  # what a root resolves to: real path, device, inode
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -45,18 +63,39 @@ class _File:
     problems: list[Problem] = field(default_factory=list)
 
 
+@dataclass
+class _Held:
+    """An object gone from its file, still served until `since + grace`."""
+
+    obj: KubeObject
+    origin: str
+    since: float
+
+
 class FileSource:
-    def __init__(self, paths: Iterable[Path]) -> None:
-        self.paths = tuple(paths)
+    def __init__(
+        self,
+        paths: Iterable[Path],
+        grace: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # Files are named as the user named their roots (`policies/a.yaml`); the watcher's
+        # absolute paths are mapped back to those names. Symlinks are kept as given, so
+        # re-pointing one is seen.
+        self.paths = tuple(Path(p) for p in paths)
+        self.grace, self._clock = grace, clock
         self._files: dict[Path, _File] = {}
+        self._served: dict[ObjectKey, tuple[KubeObject, str]] = {}
+        self._held: dict[ObjectKey, _Held] = {}
 
     def load(self, changed: Iterable[Path] | None = None) -> Update:
         """One consistent view of every file. With the paths the watcher named, only those are
-        read again, unless a link or directory changed; unchanged content is never re-parsed."""
+        read again, unless something other than files changed; unchanged content is never
+        re-parsed."""
         changed = None if changed is None else set(changed)
+        problems: list[Problem] = []
         if changed is None or not self._only_files_changed(changed):
-            files = sorted(self._discover())
-            self._files = {p: self._read(p, self._files.get(p, _File())) for p in files}
+            self._files = self._read_all(problems)
         else:
             for path in filter(self._watched_file, changed):  # editors' temporary files aside
                 if path.is_file():
@@ -65,8 +104,7 @@ class FileSource:
                     self._files.pop(path, None)
             self._files = dict(sorted(self._files.items()))
         objects: dict[ObjectKey, KubeObject] = {}
-        origin: dict[ObjectKey, Path] = {}
-        problems: list[Problem] = []
+        origin: dict[ObjectKey, str] = {}
         for path, loaded in self._files.items():
             problems.extend(loaded.problems)
             for key, obj in loaded.objects.items():
@@ -77,56 +115,183 @@ class FileSource:
                         )
                     )
                     continue
-                objects[key], origin[key] = obj, path
-        origins = {key: str(path) for key, path in origin.items()}
-        return Update(Resources.of(objects.values(), origins), tuple(problems))
+                objects[key], origin[key] = obj, str(path)
+        problems.extend(self._hold_removed(objects, origin))
+        return Update(Resources.of(objects.values(), origin), tuple(problems))
+
+    def due(self) -> bool:
+        """Whether a held removal is due, so a view without it should be served."""
+        now = self._clock()
+        return any(now - held.since >= self.grace for held in self._held.values())
 
     async def updates(self, debounce_ms: int = 20) -> AsyncIterator[Update]:
-        """The current view, then a new one after every change on disk."""
+        """The first full view once every root exists, then a new one after every change on
+        disk. Until then nothing is yielded: serving an empty view would empty every Envoy."""
+        while missing := [p for p in self.paths if not p.exists()]:
+            log.warning("waiting for %s to exist", ", ".join(map(str, missing)))
+            await asyncio.sleep(TICK_MS / 1000)
         yield self.load()
-        watched = [p for p in self.paths if p.exists()]
-        async for changes in awatch(*watched, debounce=debounce_ms, step=5, recursive=True):
-            yield self.load(Path(path) for _, path in changes)
+        while True:
+            identities = self._identities()
+            try:
+                async with contextlib.aclosing(self._changes(identities, debounce_ms)) as batches:
+                    async for changed in batches:
+                        if self._identities() != identities:
+                            log.info("a watched path was replaced; reading everything again")
+                            break
+                        if changed:
+                            yield self.load(changed)
+                        elif self.due():
+                            yield self.load(())
+            except FileNotFoundError:  # a root vanished between looking and watching
+                await asyncio.sleep(TICK_MS / 1000)
+            yield self.load()
+
+    async def _changes(
+        self, identities: dict[Path, Identity], debounce_ms: int
+    ) -> AsyncGenerator[set[Path], None]:
+        """Paths changed under the roots as they are now (seen through the roots), and an
+        empty set every tick. The watcher is on what each root resolves to: a watch on a
+        directory that is removed, or through a link re-pointed since, would see nothing."""
+        targets = {root: Path(found[0]) for root, found in identities.items() if found}
+        if not targets:
+            while True:
+                await asyncio.sleep(TICK_MS / 1000)
+                yield set()
+        async for batch in awatch(
+            *sorted(set(targets.values())),
+            debounce=debounce_ms,
+            step=5,
+            rust_timeout=TICK_MS,
+            yield_on_timeout=True,
+            recursive=True,
+        ):
+            yield {_seen_as(Path(path), targets) for _, path in batch}
+
+    def _identities(self) -> dict[Path, Identity]:
+        return {root: _identity(root) for root in self.paths}
+
+    def _hold_removed(
+        self, objects: dict[ObjectKey, KubeObject], origin: dict[ObjectKey, str]
+    ) -> list[Problem]:
+        """Keep serving what vanished less than `grace` ago, and say so."""
+        now, problems = self._clock(), []
+        for key in self._held.keys() & objects.keys():  # back: the save completed
+            del self._held[key]
+        for key, (obj, where) in self._served.items():
+            if key in objects or self.grace <= 0:
+                continue
+            held = self._held.setdefault(key, _Held(obj, where, now))
+            if now - held.since >= self.grace:
+                del self._held[key]
+                continue
+            objects[key], origin[key] = held.obj, held.origin
+            problems.append(
+                Problem(
+                    held.origin,
+                    *key,
+                    "",
+                    f"gone from its file; still served for {self.grace:g} s in case a save is "
+                    "in progress",
+                )
+            )
+        self._served = {key: (obj, origin[key]) for key, obj in objects.items()}
+        return problems
 
     def _only_files_changed(self, changed: set[Path]) -> bool:
         """Whether re-reading just these paths gives the whole truth. Not when a link or a
-        directory changed: a ConfigMap volume swaps its `..data` link, and every file seen
-        through it changes without an event of its own."""
-        return not any(
-            p.is_symlink() or p.is_dir() or any(part.startswith("..") for part in p.parts)
+        directory changed (a ConfigMap volume swaps its `..data` link, and every file seen
+        through it changes without an event of its own), nor for a path the watcher names
+        that is not a file we know or could know."""
+        known = self._files.keys()
+        if not all(root.exists() for root in self.paths):
+            return False  # a missing root keeps its objects, which only a full read knows
+        return all(
+            not (p.is_symlink() or p.is_dir() or any(part.startswith("..") for part in p.parts))
+            and (p.exists() or p in known or not any(k.is_relative_to(p) for k in known))
+            and any(p == root or p.is_relative_to(root) for root in self.paths)
             for p in changed
         )
 
     def _watched_file(self, path: Path) -> bool:
         return any(
-            root.is_dir() and path.is_relative_to(root) and _visible(path, root)
+            path == root or (root.is_dir() and path.is_relative_to(root) and _visible(path, root))
             for root in self.paths
         )
 
-    def _discover(self) -> Iterable[Path]:
-        for path in self.paths:
-            if path.is_dir():
-                yield from (p for p in path.rglob("*") if _visible(p, path) and p.is_file())
-            elif path.exists():
-                yield path
+    def _read_all(self, problems: list[Problem]) -> dict[Path, _File]:
+        """Every file under every root. A root that is missing keeps its files' last good
+        objects (reported): a directory being replaced is no removal."""
+        files: dict[Path, _File] = {}
+        for root in self.paths:
+            if root.is_dir():
+                found = sorted(p for p in root.rglob("*") if _visible(p, root) and p.is_file())
+            elif root.exists():
+                found = [root]
+            else:
+                problems.append(_missing(root))
+                found = [p for p in self._files if p == root or p.is_relative_to(root)]
+                files.update((p, self._files[p]) for p in found)
+                continue
+            files.update((p, self._read(p, self._files.get(p, _File()))) for p in found)
+        return dict(sorted(files.items()))
 
     def _read(self, path: Path, previous: _File) -> _File:
+        def keeping(message: str, content: bytes = previous.content) -> _File:
+            message = f"{message}; keeping its last good objects"
+            return _File(content, previous.objects, [_file_problem(path, message)])
+
         try:
-            content = path.read_bytes()
+            content = _read_bounded(path)
+        except _Refused as err:
+            return keeping(str(err), b"")
         except OSError as err:  # removed or unreadable between listing and reading
-            return _File(previous.content, previous.objects, [_file_problem(path, str(err))])
+            return keeping(err.strerror or str(err))
         if content == previous.content:
             return previous
-        if len(content) > MAX_FILE_BYTES:
-            message = f"file is larger than {MAX_FILE_BYTES} bytes; keeping its last good objects"
-            return _File(content, previous.objects, [_file_problem(path, message)])
         try:
             bodies = list(yaml.load_all(content, Loader=_Loader))
         except yaml.YAMLError as err:
-            message = f"invalid YAML ({_where(err)}); keeping its last good objects"
-            return _File(content, previous.objects, [_file_problem(path, message)])
+            return keeping(f"invalid YAML ({_where(err)})", content)
         loaded = load((Document(str(path), body) for body in bodies), previous.objects)
         return _File(content, loaded.objects, loaded.problems)
+
+
+class _Refused(Exception):
+    """A file not read at all: its objects stay as they were."""
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, checked by its size before any is read, and never more than the
+    limit: a huge file costs a stat, not memory and seconds of a blocked event loop (and a
+    FIFO is never opened, which would block)."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise _Refused("not a regular file")
+    too_large = _Refused(f"file is larger than {MAX_FILE_BYTES} bytes")
+    if info.st_size > MAX_FILE_BYTES:
+        raise too_large
+    with path.open("rb") as file:
+        content = file.read(MAX_FILE_BYTES + 1)
+    if len(content) > MAX_FILE_BYTES:  # it grew between the stat and the read
+        raise too_large
+    return content
+
+
+def _identity(root: Path) -> Identity:
+    try:
+        info = root.stat()
+    except OSError:
+        return None
+    return (os.path.realpath(root), info.st_dev, info.st_ino)
+
+
+def _seen_as(path: Path, targets: dict[Path, Path]) -> Path:
+    """A path the watcher reports (under what a root resolves to) as seen through the root."""
+    for root, target in targets.items():
+        if path == target or path.is_relative_to(target):
+            return root / path.relative_to(target)
+    return path
 
 
 def _visible(path: Path, root: Path) -> bool:
@@ -134,6 +299,10 @@ def _visible(path: Path, root: Path) -> bool:
     and `..<timestamp>` directories (its top-level links point into them) are left out."""
     relative = path.relative_to(root)
     return path.suffix in SUFFIXES and not any(p.startswith(".") for p in relative.parts)
+
+
+def _missing(root: Path) -> Problem:
+    return _file_problem(root, "no such file or directory; keeping its last good objects")
 
 
 def _file_problem(path: Path, message: str) -> Problem:
