@@ -52,6 +52,7 @@ class ServeConfig:
     admin_host: str = "127.0.0.1"
     admin_port: int = 9901
     listener_address: str = "0.0.0.0"
+    local_cluster: tuple[str, str] | None = None  # the proxies' Service: see --local-cluster
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_concurrent_streams: int = 0
     limits: Limits = field(default_factory=Limits)  # what one xDS client may send
@@ -62,7 +63,7 @@ class ServeConfig:
 
 async def serve(config: ServeConfig) -> None:
     metrics, fleet, cache = Metrics(), Fleet(), SnapshotCache()
-    pipeline = Pipeline(cache, metrics, Options(listener_address=config.listener_address))
+    pipeline = Pipeline(cache, metrics, Options(config.listener_address, config.local_cluster))
     source = (
         KubernetesSource(config.kubernetes)
         if config.kubernetes

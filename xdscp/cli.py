@@ -10,6 +10,7 @@ from pathlib import Path
 
 from xdscp import app, logs
 from xdscp.translate import Options
+from xdscp.translate.names import LOCAL_CLUSTER
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -22,6 +23,7 @@ def _serve(args: argparse.Namespace) -> int:
         admin_host=args.admin_host,
         admin_port=args.admin_port,
         listener_address=args.listener_address,
+        local_cluster=args.local_cluster,
         max_message_bytes=args.max_message_bytes,
         max_concurrent_streams=args.max_concurrent_streams,
         limits=app.Limits(**{field: getattr(args, field) for field in app.BOUNDS}),
@@ -56,7 +58,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    options = Options(listener_address=args.listener_address)
+    options = Options(listener_address=args.listener_address, local_cluster=args.local_cluster)
     sys.stdout.write(app.render_files(tuple(args.paths), args.output, args.explain, options))
     return 0
 
@@ -88,6 +90,7 @@ def _add_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--admin-host", default="127.0.0.1", help="admin HTTP host")
     parser.add_argument("--admin-port", type=int, default=9901, help="admin HTTP port (0: any)")
     parser.add_argument("--listener-address", default="0.0.0.0", help="Gateway listeners bind")
+    _add_local_cluster(parser)
     parser.add_argument("--max-message-bytes", type=int, default=app.DEFAULT_MAX_MESSAGE_BYTES)
     parser.add_argument("--max-concurrent-streams", type=int, default=0, help="0: no limit")
     parser.add_argument("--ready-file", type=Path, help="write bound ports here as JSON")
@@ -140,6 +143,24 @@ def _add_render(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
     parser.add_argument("--explain", action="store_true", help="add policy status and provenance")
     parser.add_argument("--listener-address", default="0.0.0.0")
+    _add_local_cluster(parser)
+
+
+def _add_local_cluster(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--local-cluster",
+        type=_service_ref,
+        metavar="NAMESPACE/SERVICE",
+        help=f"the proxies' own Service: its endpoints become the EDS cluster {LOCAL_CLUSTER} "
+        "that zone-aware routing needs (cluster_manager.local_cluster_name)",
+    )
+
+
+def _service_ref(text: str) -> tuple[str, str]:
+    namespace, _, name = text.rpartition("/")
+    if not name or "/" in namespace:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAMESPACE/SERVICE")
+    return (namespace or "default", name)
 
 
 def _add_verify(parser: argparse.ArgumentParser) -> None:

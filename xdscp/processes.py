@@ -249,12 +249,14 @@ def envoy_binary() -> Path:
     return path
 
 
-def httpbin_argv(host: str, port: int) -> list[str]:
+def httpbin_argv(host: str, port: int, also: tuple[str, ...] = ()) -> list[str]:
     """gunicorn's threaded worker keeps connections open (its default sync worker closes each
-    one), so Envoy pools them as it would in production."""
+    one), so Envoy pools them as it would in production. `also`: more addresses, same port."""
+    binds = [arg for address in (host, *also) for arg in ("-b", f"{address}:{port}")]
     return [
         *(str(BIN / "gunicorn"), "-k", "gthread", "--threads", "4", "--keep-alive", "300"),
-        *("-b", f"{host}:{port}", "httpbin:app"),
+        *binds,
+        "httpbin:app",
     ]
 
 
@@ -267,9 +269,10 @@ class Httpbin(Process):
         port: int,
         host: str = "127.0.0.1",
         argv_prefix: list[str] | None = None,
+        also: tuple[str, ...] = (),
     ) -> None:
-        argv = [*(argv_prefix or []), *httpbin_argv(host, port)]
-        super().__init__(f"httpbin-{port}", argv, workdir)
+        argv = [*(argv_prefix or []), *httpbin_argv(host, port, also)]
+        super().__init__(f"httpbin-{host}-{port}", argv, workdir)
         self.url = f"http://{host}:{port}"
         self.ready(lambda: wait_for(self._answers, 30, "httpbin"))
 

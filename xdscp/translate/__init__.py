@@ -24,6 +24,7 @@ from xdscp.translate.attachment import Attachment, Target, attach
 from xdscp.translate.clusters import apply_policies, backend_cluster, service_clusters
 from xdscp.translate.endpoints import Topology, load_assignment
 from xdscp.translate.listeners import GatewayParts, translate_gateways
+from xdscp.translate.localcluster import local_assignment
 from xdscp.translate.memo import Memo, NoMemo
 from xdscp.translate.report import policy_statuses
 
@@ -32,6 +33,8 @@ from xdscp.translate.report import policy_statuses
 class Options:
     # Where Gateway listeners bind. kgateway binds every address; tests and the demo use loopback.
     listener_address: str = "0.0.0.0"
+    # The Service of the proxies themselves: its endpoints become the local cluster.
+    local_cluster: Key | None = None
 
 
 def _tables() -> dict[str, dict[str, Message]]:
@@ -117,7 +120,23 @@ def translate(
     out.resources[LISTENER].update(gateways.listeners)
     out.resources[ROUTE].update(gateways.routes)
     out.problems = gateways.problems
-    out.groups = _groups(gateways.parts)
+    # Every group's Envoys share the local cluster: the flag names one fleet's Service.
+    shared: frozenset[str] = frozenset()
+    if options.local_cluster is not None:
+        proxies = options.local_cluster
+        local_slices = tuple(slices.get(proxies, ()))
+        local, problems = memo.get(
+            ("Local", proxies),
+            (topology, *local_slices),
+            local_assignment,
+            proxies,
+            local_slices,
+            topology,
+        )
+        out.resources[ENDPOINT][local.cluster_name] = local
+        out.problems = [*out.problems, *problems]
+        shared = frozenset({local.cluster_name})
+    out.groups = _groups(gateways.parts, shared)
     out.statuses = policy_statuses(resources, attachments, targets_of, warnings, memo)
     memo.sweep()
     return out
@@ -143,16 +162,19 @@ def _backend(backend: Backend, attachment: Attachment | None) -> _TargetOutput:
     return result
 
 
-def _groups(parts: dict[Key, GatewayParts]) -> dict[str, Selection]:
+def _groups(
+    parts: dict[Key, GatewayParts], shared_endpoints: frozenset[str]
+) -> dict[str, Selection]:
     """Each Gateway's group gets its own listeners and routes (named alike) and the clusters
-    they route to, with their endpoints. The unnamed group (an Envoy naming no Gateway) gets
-    every cluster, and the listeners of the only Gateway when there is exactly one."""
+    they route to, with their endpoints (and `shared_endpoints`: the local cluster's). The
+    unnamed group (an Envoy naming no Gateway) gets every cluster, and the listeners of the
+    only Gateway when there is exactly one."""
     groups: dict[str, Selection] = {}
     for key, part in parts.items():
         listeners, clusters = frozenset(part.listeners), frozenset(part.clusters)
         groups[gateway_key(*key)] = {
             CLUSTER: clusters,
-            ENDPOINT: clusters,
+            ENDPOINT: clusters | shared_endpoints,
             LISTENER: listeners,
             ROUTE: listeners,
         }

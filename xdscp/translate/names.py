@@ -11,3 +11,8 @@ def backend_cluster(namespace: str, backend: str) -> str:
 
 def listener(gateway_namespace: str, gateway: str, listener_name: str) -> str:
     return f"{gateway_namespace}/{gateway}/{listener_name}"
+
+
+# The endpoints of the proxies themselves (--local-cluster): the name a bootstrap gives as
+# cluster_manager.local_cluster_name, the same for every install.
+LOCAL_CLUSTER = "xdscp_local"
