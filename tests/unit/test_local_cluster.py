@@ -91,3 +91,22 @@ def test_a_bad_flag_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         cli.main(["render", "x.yaml", "--local-cluster", "a/b/c"])
     assert "is not NAMESPACE/SERVICE" in capsys.readouterr().err
+
+
+def test_every_node_group_is_served_the_local_cluster() -> None:
+    gateway = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "envoy", "namespace": "gateways"},
+        "spec": {
+            "gatewayClassName": "kgateway",
+            "listeners": [{"name": "http", "protocol": "HTTP", "port": 8080}],
+        },
+    }
+    out = translate(resources(ENVOYS, gateway), Options(local_cluster=("gateways", "envoy")))
+    assert out.groups is not None
+    assert "xdscp_local" in (out.groups["gateway/gateways/envoy"][ENDPOINT] or ())
+    assert out.groups["default"][ENDPOINT] is None  # everything
+    plain = translate(resources(ENVOYS, gateway))
+    assert plain.groups is not None
+    assert "xdscp_local" not in (plain.groups["gateway/gateways/envoy"][ENDPOINT] or ())
