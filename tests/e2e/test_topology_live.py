@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -241,8 +242,18 @@ def test_weighted_localities_split_by_ready_endpoints(topology: Topology) -> Non
 
 
 def test_a_terminating_endpoint_drains(topology: Topology) -> None:
-    topology.endpoints(ready(ZONE_A[0], "zone-a"), terminating(ZONE_B[0], "zone-b"))
-    topology.wait_hosts({ZONE_A[0]: "HEALTHY", ZONE_B[0]: "DRAINING"}, "zone-b's host DRAINING")
+    # A slow request in flight on zone-b's host (the only one) when its pod starts terminating.
+    topology.endpoints(ready(ZONE_B[0], "zone-b"))
+    topology.wait_hosts({ZONE_B[0]: "HEALTHY"}, "zone-b's host alone")
+    with ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(
+            http_get, topology.listener + "/delay/3", {"Host": HOST}, timeout=TIMEOUT
+        )
+        wait_for(lambda: _stat(topology.hosts()[ZONE_B[0]], "rq_active") == 1, TIMEOUT, "it")
+        topology.endpoints(ready(ZONE_A[0], "zone-a"), terminating(ZONE_B[0], "zone-b"))
+        topology.wait_hosts({ZONE_A[0]: "HEALTHY", ZONE_B[0]: "DRAINING"}, "zone-b DRAINING")
 
-    served = topology.send(100)
-    assert served == {ZONE_A[0]: 100, ZONE_B[0]: 0}
+        served = topology.send(100)
+        assert served == {ZONE_A[0]: 100, ZONE_B[0]: 0}
+        status, _ = in_flight.result()
+        assert status == 200  # begun before, finished on the draining host
