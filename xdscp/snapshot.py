@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import NamedTuple
 
 from google.protobuf.message import Message
 
@@ -51,7 +51,8 @@ def _version_of(resources: Iterable[Resource]) -> str:
     return digest(*(f"{r.name}={r.version}".encode() for r in resources))
 
 
-class SotwResponse(NamedTuple):
+@dataclass(frozen=True, slots=True, weakref_slot=True)
+class SotwResponse:
     version: str
     nonce: str
     body: bytes  # the serialized DiscoveryResponse, nonce included
@@ -75,14 +76,19 @@ _serials = itertools.count(1)
 
 
 class Snapshot:
-    """Resources by type and name. Immutable once built; responses are memoized per snapshot."""
+    """Resources by type and name. Immutable once built; responses are built once and shared:
+    each type's full response for the snapshot's life, a response to names while a stream holds
+    it (names come from clients: a set nobody asks for any more is not kept)."""
 
     def __init__(
         self, resources: Mapping[str, Mapping[str, Resource]], base: Snapshot | None = None
     ) -> None:
         self.resources = {t: dict(sorted(resources.get(t, {}).items())) for t in PUSH_ORDER}
         self.serial = next(_serials)
-        self._responses: dict[tuple[str, frozenset[str] | None], SotwResponse] = {}
+        self._every: dict[str, SotwResponse] = {}
+        self._named: weakref.WeakValueDictionary[tuple[str, frozenset[str]], SotwResponse] = (
+            weakref.WeakValueDictionary()
+        )
         # The names that differ from the snapshot this one was built from, by type: a stream
         # in sync with that one need look at nothing else.
         self.base_version = base.version if base else None
@@ -101,21 +107,27 @@ class Snapshot:
         return digest(*(v.encode() for v in self.versions.values()))
 
     def sotw(self, type_url: str, names: frozenset[str] | None) -> SotwResponse:
-        """The response for all resources (None) or those named, built once per snapshot.
+        """The response for all resources (None) or those named, built once while wanted.
 
-        Names that do not exist are left out; the version covers exactly what is sent.
+        Names that do not exist are left out; the version covers exactly what is sent. Hold
+        on to a response to names for as long as it is wanted: it is shared with every stream
+        naming the same, and forgotten once none holds it.
         """
+        table = self.resources[type_url]
+        if names is None:
+            every = self._every.get(type_url)
+            if every is None:
+                every = self._every[type_url] = self._response(type_url, list(table.values()))
+            return every
         key = (type_url, names)
-        cached = self._responses.get(key)
-        if cached is None:
-            table = self.resources[type_url]
-            chosen = (
-                list(table.values())
-                if names is None
-                else [table[n] for n in sorted(names) if n in table]
-            )
-            cached = self._responses[key] = sotw_response(type_url, chosen, self.serial)
-        return cached
+        named = self._named.get(key)
+        if named is None:
+            chosen = [table[n] for n in sorted(names) if n in table]
+            named = self._named[key] = self._response(type_url, chosen)
+        return named
+
+    def _response(self, type_url: str, resources: list[Resource]) -> SotwResponse:
+        return sotw_response(type_url, resources, self.serial)
 
     @classmethod
     def build(cls, translation: Translation, previous: Snapshot | None = None) -> Snapshot:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.service.discovery.v3 import discovery_pb2
 
@@ -30,9 +33,10 @@ def test_same_input_gives_same_bytes_and_versions() -> None:
 
 def test_sotw_response_parses_and_its_nonce_is_fresh_per_snapshot() -> None:
     one, two = build(), build()
-    version, nonce, body = one.sotw(CLUSTER, None)
-    response = discovery_pb2.DiscoveryResponse.FromString(body)
-    assert response.version_info == version and response.nonce == nonce
+    first = one.sotw(CLUSTER, None)
+    nonce = first.nonce
+    response = discovery_pb2.DiscoveryResponse.FromString(first.body)
+    assert response.version_info == first.version and response.nonce == nonce
     assert one.sotw(CLUSTER, None) is one.sotw(CLUSTER, None)  # built once, shared
     assert two.sotw(CLUSTER, None).nonce != nonce  # same version, another snapshot
     assert response.type_url == CLUSTER
@@ -56,3 +60,18 @@ def test_changed_cluster_gives_its_endpoints_a_new_version_and_keeps_the_rest() 
     # Untouched resources are the same objects: serialized once, shared.
     listener = next(iter(before.resources[LISTENER]))
     assert after.resources[LISTENER][listener] is before.resources[LISTENER][listener]
+
+
+def test_a_response_to_names_is_shared_while_held_and_then_forgotten() -> None:
+    """Names come from clients: what nobody holds any more takes no memory."""
+    snapshot = build()
+    name = "kube_httpbin_httpbin_8000"
+    held = snapshot.sotw(ENDPOINT, frozenset({name, "missing"}))
+    assert snapshot.sotw(ENDPOINT, frozenset({"missing", name})) is held  # another stream's ask
+    forgotten = weakref.ref(held)
+    del held
+    gc.collect()
+    assert forgotten() is None
+    every = weakref.ref(snapshot.sotw(ENDPOINT, None))
+    gc.collect()
+    assert every() is not None  # the full table's answer is the server's own: kept

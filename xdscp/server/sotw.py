@@ -19,6 +19,7 @@ class SotwStream(StreamBase):
         # The clusters of the CDS response in flight, and of the last one the client ACKed.
         self._clusters_sent: Mapping[str, Resource] = {}
         self._clusters_held: Mapping[str, Resource] = {}
+        self._wants: dict[str, SotwResponse] = {}
 
     def on_request(self, request: Request, snapshot: Snapshot | None) -> list[bytes]:
         if not self.accept_type(request):
@@ -82,9 +83,7 @@ class SotwStream(StreamBase):
         if type_url == CLUSTER and subscription.wildcard:
             response = self._clusters(snapshot)
         else:
-            response = snapshot.sotw(
-                type_url, None if subscription.wildcard else subscription.names
-            )
+            response = self._wanted(type_url, subscription, snapshot)
         if response.version == subscription.sent_version:
             return []
         subscription.sent_version, subscription.in_flight = response.version, True
@@ -106,9 +105,16 @@ class SotwStream(StreamBase):
 
     def _others_unsettled(self, snapshot: Snapshot) -> bool:
         return any(
-            sub.in_flight
-            or snapshot.sotw(type_url, None if sub.wildcard else sub.names).version
-            != sub.sent_version
+            sub.in_flight or self._wanted(type_url, sub, snapshot).version != sub.sent_version
             for type_url, sub in self.subscriptions.items()
             if type_url != CLUSTER
         )
+
+    def _wanted(
+        self, type_url: str, subscription: Subscription, snapshot: Snapshot
+    ) -> SotwResponse:
+        """What the subscription asks for now, held until it asks for something else: the
+        snapshot shares a response to names only while some stream holds it."""
+        names = None if subscription.wildcard else subscription.names
+        response = self._wants[type_url] = snapshot.sotw(type_url, names)
+        return response
