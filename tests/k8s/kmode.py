@@ -242,19 +242,24 @@ def keepalive(cluster: dict[str, Any]) -> dict[str, Any] | None:
     return options.get("tcp_keepalive")
 
 
-def eds_addresses(envoy: Envoy, cluster: str) -> set[tuple[str, int]]:
-    """The endpoints Envoy holds for `cluster`, from config_dump?include_eds."""
+def eds_assignment(envoy: Envoy, cluster: str) -> dict[str, Any]:
+    """The ClusterLoadAssignment Envoy holds for `cluster` ({} if none), from config_dump."""
     for section in envoy.config_dump()["configs"]:
         if section["@type"].endswith("EndpointsConfigDump"):
             for config in section.get("dynamic_endpoint_configs", []):
-                assignment = config["endpoint_config"]
+                assignment: dict[str, Any] = config["endpoint_config"]
                 if assignment["cluster_name"] == cluster:
-                    return {
-                        (
-                            e["endpoint"]["address"]["socket_address"]["address"],
-                            e["endpoint"]["address"]["socket_address"]["port_value"],
-                        )
-                        for locality in assignment.get("endpoints", [])
-                        for e in locality.get("lb_endpoints", [])
-                    }
-    return set()
+                    return assignment
+    return {}
+
+
+def eds_addresses(envoy: Envoy, cluster: str) -> set[tuple[str, int]]:
+    """The endpoints Envoy holds for `cluster`, from config_dump?include_eds."""
+    return {
+        (
+            e["endpoint"]["address"]["socket_address"]["address"],
+            e["endpoint"]["address"]["socket_address"]["port_value"],
+        )
+        for locality in eds_assignment(envoy, cluster).get("endpoints", [])
+        for e in locality.get("lb_endpoints", [])
+    }

@@ -91,12 +91,14 @@ def _load_one(doc: Document, previous: Mapping[ObjectKey, KubeObject], out: Load
     cls = _BY_GROUP_KIND.get((group, kind))
     if cls is None:
         return
+    if not cls.NAMESPACED:  # the API server drops a namespace given to a Node; so do we
+        namespace = ""
     if version not in cls.VERSIONS:
         out.problems.append(
             problem("apiVersion", f"{api_version} is not served; use {_api_version(cls)}")
         )
         return
-    key = (kind, namespace if cls.NAMESPACED else "", name)
+    key = (kind, namespace, name)
     try:
         obj = cls.model_validate(body)
     except ValidationError as err:
