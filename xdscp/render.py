@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from xdscp.gatewaystatus import GatewayStatus, RouteStatus
 from xdscp.model.problems import Problem
 from xdscp.resourcetypes import REGISTRY
-from xdscp.status import PolicyStatus
+from xdscp.status import Condition, PolicyStatus
 from xdscp.translate import Translation
 
 
@@ -38,6 +39,10 @@ def document(
         out["problems"] = [str(p) for p in every_problem]
     if explain:
         out["policies"] = [status_dict(s) for s in translation.statuses]
+        if translation.gateway_statuses:
+            out["gateways"] = [gateway_dict(s) for s in translation.gateway_statuses]
+        if translation.route_statuses:
+            out["httproutes"] = [route_dict(s) for s in translation.route_statuses]
         out["provenance"] = [
             {
                 "cluster": o.cluster,
@@ -62,6 +67,43 @@ def status_dict(status: PolicyStatus) -> dict[str, Any]:
                 ],
             }
             for a in status.ancestors
+        ],
+    }
+
+
+def _conditions(conditions: Iterable[Condition]) -> list[dict[str, Any]]:
+    return [
+        {"type": c.type, "status": c.status, "reason": c.reason, "message": c.message}
+        for c in conditions
+    ]
+
+
+def gateway_dict(status: GatewayStatus) -> dict[str, Any]:
+    return {
+        "gateway": f"{status.namespace}/{status.name}",
+        "conditions": _conditions(status.conditions),
+        "listeners": [
+            {
+                "name": listener.name,
+                "attachedRoutes": listener.attached_routes,
+                "conditions": _conditions(listener.conditions),
+            }
+            for listener in status.listeners
+        ],
+    }
+
+
+def route_dict(status: RouteStatus) -> dict[str, Any]:
+    return {
+        "httproute": f"{status.namespace}/{status.name}",
+        "parents": [
+            {
+                "parentRef": f"{p.namespace}/{p.name}"
+                + (f" sectionName={p.section_name}" if p.section_name else "")
+                + (f" port={p.port}" if p.port else ""),
+                "conditions": _conditions(p.conditions),
+            }
+            for p in status.parents
         ],
     }
 

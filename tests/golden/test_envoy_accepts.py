@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.envoy_validate import as_static, envoy_validate
+from tests.envoy_validate import as_static, envoy_validate, with_routes
 from tests.golden.test_golden import CASES, ROOT, render
 from xdscp.translate.policy.tls import SYSTEM_CA_BUNDLE
 
@@ -91,4 +91,19 @@ def test_envoy_accepts_every_golden_cluster(
     cert, key = _certificate(tmp_path)
     _point_files_at(clusters, cert, key)
     result = envoy_validate(clusters, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_envoy_accepts_every_golden_route_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Matches, regular expressions, redirects, rewrites and timeouts are Envoy's to judge."""
+    monkeypatch.chdir(ROOT)
+    listeners = []
+    for case in CASES:
+        for routes in yaml.safe_load(render(case))["routes"]:
+            name = f"{case.parent.name}/{case.name.removesuffix('.in.yaml')}/{routes['name']}"
+            listeners.append(with_routes(name, 10000 + len(listeners), routes))
+    assert any("/filters-url-rewrite/" in listener["name"] for listener in listeners)
+    result = envoy_validate([], tmp_path, listeners)
     assert result.returncode == 0, result.stdout + result.stderr

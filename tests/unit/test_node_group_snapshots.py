@@ -27,7 +27,16 @@ def gateway(name: str) -> dict[str, Any]:
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "Gateway",
         "metadata": {"name": name, "namespace": "infra"},
-        "spec": {"listeners": [{"name": "http", "port": 8080, "protocol": "HTTP"}]},
+        "spec": {
+            "listeners": [
+                {
+                    "name": "http",
+                    "port": 8080,
+                    "protocol": "HTTP",
+                    "allowedRoutes": {"namespaces": {"from": "All"}},
+                }
+            ]
+        },
     }
 
 

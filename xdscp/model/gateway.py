@@ -66,11 +66,27 @@ class Open(Lenient):
         return tuple(sorted(self.model_extra or ()))
 
 
+class RouteNamespaces(Lenient):
+    from_: Literal["All", "Same", "Selector"] = Field(default="Same", alias="from")
+    selector: dict[str, object] | None = None
+
+
+class RouteGroupKind(Lenient):
+    group: str = GROUP
+    kind: str
+
+
+class AllowedRoutes(Lenient):
+    namespaces: RouteNamespaces = RouteNamespaces()
+    kinds: tuple[RouteGroupKind, ...] = Field(default=(), max_length=8)
+
+
 class Listener(Lenient):
     name: SectionName
     port: Port
     protocol: str
     hostname: RouteHostname | None = None
+    allowed_routes: AllowedRoutes = AllowedRoutes()
 
 
 class GatewaySpec(Lenient):

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from xdscp.model.backendconfigpolicy import Backend, BackendConfigPolicy
 from xdscp.model.base import KubeObject
 from xdscp.model.errors import describe
-from xdscp.model.gateway import Gateway, HTTPRoute
+from xdscp.model.gateway import Gateway, HTTPRoute, ReferenceGrant
 from xdscp.model.node import Node
 from xdscp.model.problems import Problem
 from xdscp.model.service import EndpointSlice, Service
@@ -22,6 +22,7 @@ KINDS: tuple[type[KubeObject], ...] = (
     EndpointSlice,
     Gateway,
     HTTPRoute,
+    ReferenceGrant,
     BackendConfigPolicy,
     Backend,
     Node,

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from xdscp.model.backendconfigpolicy import Backend, BackendConfigPolicy
 from xdscp.model.base import KubeObject
-from xdscp.model.gateway import Gateway, HTTPRoute
+from xdscp.model.gateway import Gateway, HTTPRoute, ReferenceGrant
 from xdscp.model.node import Node
 from xdscp.model.service import EndpointSlice, Service
 
@@ -28,6 +28,7 @@ class Resources:
     endpoint_slices: Mapping[Key, EndpointSlice] = field(default_factory=dict)
     gateways: Mapping[Key, Gateway] = field(default_factory=dict)
     http_routes: Mapping[Key, HTTPRoute] = field(default_factory=dict)
+    reference_grants: Mapping[Key, ReferenceGrant] = field(default_factory=dict)
     policies: Mapping[Key, BackendConfigPolicy] = field(default_factory=dict)
     backends: Mapping[Key, Backend] = field(default_factory=dict)
     nodes: Mapping[Key, Node] = field(default_factory=dict)  # cluster-scoped: ("", name)
@@ -50,6 +51,7 @@ class Resources:
             endpoint_slices=_by_key(grouped, EndpointSlice),
             gateways=_by_key(grouped, Gateway),
             http_routes=_by_key(grouped, HTTPRoute),
+            reference_grants=_by_key(grouped, ReferenceGrant),
             policies=_by_key(grouped, BackendConfigPolicy),
             backends=_by_key(grouped, Backend),
             nodes=_by_key(grouped, Node),

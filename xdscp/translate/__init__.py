@@ -13,6 +13,7 @@ from envoy.config.endpoint.v3 import endpoint_pb2
 from google.protobuf.message import Message
 from pydantic.alias_generators import to_camel
 
+from xdscp.gatewaystatus import GatewayStatus, RouteStatus
 from xdscp.groups import UNNAMED, gateway_key
 from xdscp.model.backendconfigpolicy import Backend
 from xdscp.model.problems import Problem
@@ -53,6 +54,8 @@ class Translation:
     statuses: list[PolicyStatus] = field(default_factory=list)
     origins: list[FieldOrigin] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    gateway_statuses: list[GatewayStatus] = field(default_factory=list)
+    route_statuses: list[RouteStatus] = field(default_factory=list)
     # What each node group is served, by group key (xdscp.groups); a group not here is served
     # nothing. None: every group is served everything (a translation made by hand, in tests).
     groups: dict[str, Selection] | None = None
@@ -137,6 +140,7 @@ def translate(
         out.problems = [*out.problems, *problems]
         shared = frozenset({local.cluster_name})
     out.groups = _groups(gateways.parts, shared)
+    out.gateway_statuses, out.route_statuses = gateways.gateway_statuses, gateways.route_statuses
     out.statuses = policy_statuses(resources, attachments, targets_of, warnings, memo)
     memo.sweep()
     return out

@@ -1,5 +1,9 @@
 """Gateway listeners to Envoy Listeners, each with the RouteConfiguration of the HTTPRoutes
-attached to it (by RDS, under the listener's name)."""
+attached to it (by RDS, under the listener's name); and the status of both, as data.
+
+A route attaches to a listener as Gateway API says: the parentRef names it (sectionName, port),
+its allowedRoutes admit the route's namespace and kind, and their hostnames intersect.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,13 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
 
-from xdscp.model.gateway import Gateway, Listener
+from xdscp.gatewaystatus import GatewayStatus, ListenerStatus, ParentStatus, RouteStatus
+from xdscp.model.gateway import GROUP, Gateway, HTTPRoute, Listener, ParentRef
 from xdscp.model.problems import Problem
 from xdscp.model.resources import Key, Resources
+from xdscp.status import Condition
 from xdscp.translate import names, protos
+from xdscp.translate.hostnames import intersect
 from xdscp.translate.routes import SOURCE, TranslatedRoute, route_configuration, translate_route
 
 
@@ -35,48 +42,254 @@ class GatewayOutput:
     routes: dict[str, route_pb2.RouteConfiguration] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     parts: dict[Key, GatewayParts] = field(default_factory=dict)
+    gateway_statuses: list[GatewayStatus] = field(default_factory=list)
+    route_statuses: list[RouteStatus] = field(default_factory=list)
+
+
+# A listener's routes, by the hostnames it serves them under.
+Hosted = dict[str, list[TranslatedRoute]]
 
 
 def translate_gateways(resources: Resources, bind_address: str) -> GatewayOutput:
     out = GatewayOutput()
     # Each route is translated (and its problems reported) once, however many listeners use it.
     translated = {key: translate_route(r, resources) for key, r in resources.http_routes.items()}
-    attached = _routes_by_listener(resources, translated)
+    valid = {key: _valid_listeners(g, resources, out) for key, g in resources.gateways.items()}
+    hosted: dict[tuple[str, str, str], Hosted] = defaultdict(lambda: defaultdict(list))
+    for route_key, route in resources.http_routes.items():
+        parents = []
+        for index, parent in enumerate(route.spec.parent_refs):
+            if (parent.group, parent.kind) != (GROUP, "Gateway"):
+                continue  # another controller's parent (a Service, for a mesh): not ours
+            status = _attach(route, translated[route_key], parent, resources, valid, hosted)
+            accepted = status.conditions[0]
+            if not accepted.status:
+                out.problems.append(
+                    Problem(
+                        resources.origin(route, SOURCE),
+                        route.KIND,
+                        *route_key,
+                        f"spec.parentRefs[{index}]",
+                        f"not attached ({accepted.reason}): {accepted.message}",
+                    )
+                )
+            parents.append(status)
+        out.route_statuses.append(
+            RouteStatus(*route_key, route.metadata.generation, tuple(parents))
+        )
     for (namespace, name), gateway in resources.gateways.items():
-        ports: dict[int, str] = {}  # each Gateway has proxies of its own, so ports of its own
         parts = out.parts[(namespace, name)] = GatewayParts()
+        listeners = []
         for listener in gateway.spec.listeners:
-            listener_name = names.listener(namespace, name, listener.name)
-            problem = _unsupported(gateway, listener, ports, resources.origin(gateway, SOURCE))
-            if problem:
-                out.problems.append(problem)
+            routes = hosted.get((namespace, name, listener.name), {})
+            listeners.append(_listener_status(listener, valid[(namespace, name)], routes))
+            if listener.name not in valid[(namespace, name)]:
                 continue
-            ports[listener.port] = listener_name
+            listener_name = names.listener(namespace, name, listener.name)
             parts.listeners.add(listener_name)
             out.listeners[listener_name] = _listener(listener_name, bind_address, listener.port)
-            routes = attached.get((namespace, name, listener.name), [])
-            out.routes[listener_name] = route_configuration(
-                listener_name, listener.hostname, routes
-            )
-            parts.clusters.update(c for route in routes for c in route.clusters)
-    for route in translated.values():
-        out.problems.extend(route.problems)
+            out.routes[listener_name] = route_configuration(listener_name, routes)
+            parts.clusters.update(c for rs in routes.values() for r in rs for c in r.clusters)
+        out.gateway_statuses.append(_gateway_status(gateway, valid[(namespace, name)], listeners))
+    for each in translated.values():
+        out.problems.extend(each.problems)
     return out
 
 
-def _unsupported(
-    gateway: Gateway, listener: Listener, ports: dict[int, str], source: str
-) -> Problem | None:
-    def problem(message: str) -> Problem:
-        return Problem(
-            source, gateway.KIND, *gateway.key, f"spec.listeners[{listener.name}]", message
-        )
+def _valid_listeners(
+    gateway: Gateway, resources: Resources, out: GatewayOutput
+) -> dict[str, Condition | None]:
+    """Every listener by name: None if it is served, else why not (its Accepted condition).
+    A port is taken by the Gateway's first listener that asks; other Gateways have their own
+    proxies, and so their own ports."""
+    ports: dict[int, str] = {}
+    found: dict[str, Condition | None] = {}
+    for listener in gateway.spec.listeners:
+        refused: Condition | None = None
+        if listener.protocol != "HTTP":
+            refused = Condition(
+                "Accepted",
+                False,
+                "UnsupportedProtocol",
+                f"protocol {listener.protocol} is not supported; only HTTP is",
+            )
+        elif listener.port in ports:
+            refused = Condition(
+                "Accepted",
+                False,
+                "PortUnavailable",
+                f"port {listener.port} is already used by listener {ports[listener.port]}",
+            )
+        if refused:
+            source = resources.origin(gateway, SOURCE)
+            where = f"spec.listeners[{listener.name}]"
+            out.problems.append(Problem(source, gateway.KIND, *gateway.key, where, refused.message))
+        else:
+            ports[listener.port] = names.listener(*gateway.key, listener.name)
+        found[listener.name] = refused
+    return found
 
-    if listener.protocol != "HTTP":
-        return problem(f"protocol {listener.protocol} is not supported; only HTTP is")
-    if listener.port in ports:
-        return problem(f"port {listener.port} is already used by listener {ports[listener.port]}")
-    return None
+
+def _attach(
+    route: HTTPRoute,
+    translated: TranslatedRoute,
+    parent: ParentRef,
+    resources: Resources,
+    valid: dict[Key, dict[str, Condition | None]],
+    hosted: dict[tuple[str, str, str], Hosted],
+) -> ParentStatus:
+    """Attach the route to the listeners `parent` names; the parent's status says how it went."""
+    key = (parent.namespace or route.metadata.namespace, parent.name)
+    accepted = _accepted(route, translated, parent, key, resources, valid, hosted)
+    resolved = (
+        Condition(
+            "ResolvedRefs", False, translated.unresolved.reason, translated.unresolved.message
+        )
+        if translated.unresolved
+        else Condition("ResolvedRefs", True, "ResolvedRefs", "every backendRef resolved")
+    )
+    conditions = [accepted, resolved]
+    if translated.dropped and translated.rules_left:
+        message = "rules not served: " + "; ".join(translated.dropped)
+        conditions.append(Condition("PartiallyInvalid", True, "UnsupportedValue", message))
+    return ParentStatus(
+        parent.group, parent.kind, *key, parent.section_name, parent.port, tuple(conditions)
+    )
+
+
+def _accepted(
+    route: HTTPRoute,
+    translated: TranslatedRoute,
+    parent: ParentRef,
+    key: Key,
+    resources: Resources,
+    valid: dict[Key, dict[str, Condition | None]],
+    hosted: dict[tuple[str, str, str], Hosted],
+) -> Condition:
+    gateway = resources.gateways.get(key)
+    if gateway is None:
+        return Condition(
+            "Accepted", False, "NoMatchingParent", "Gateway {}/{} not found".format(*key)
+        )
+    named = [
+        listener
+        for listener in gateway.spec.listeners
+        if parent.section_name in (None, listener.name)
+        and parent.port in (None, listener.port)
+        and valid[key].get(listener.name) is None
+    ]
+    if not named:
+        return Condition(
+            "Accepted",
+            False,
+            "NoMatchingParent",
+            "no listener of the Gateway matches the parentRef",
+        )
+    allowed = [listener for listener in named if _allows(listener, gateway, route)]
+    if not allowed:
+        selector = any(n.allowed_routes.namespaces.from_ == "Selector" for n in named)
+        return Condition(
+            "Accepted",
+            False,
+            "NotAllowedByListeners",
+            f"no listener's allowedRoutes admits HTTPRoutes from namespace "
+            f"{route.metadata.namespace}"
+            + ("; allowedRoutes.namespaces.from Selector is not supported" if selector else ""),
+        )
+    if not translated.rules_left:
+        return Condition(
+            "Accepted",
+            False,
+            "UnsupportedValue",
+            "no rule is served: " + "; ".join(translated.dropped),
+        )
+    attached = False
+    for listener in allowed:
+        hosts = intersect(listener.hostname, route.spec.hostnames)
+        for host in hosts:
+            hosted[(*key, listener.name)][host].append(translated)
+        attached = attached or bool(hosts)
+    if not attached:
+        return Condition(
+            "Accepted",
+            False,
+            "NoMatchingListenerHostname",
+            "no hostname of the route matches a listener's hostname",
+        )
+    return Condition("Accepted", True, "Accepted", "attached")
+
+
+def _allows(listener: Listener, gateway: Gateway, route: HTTPRoute) -> bool:
+    allowed = listener.allowed_routes
+    kinds = allowed.kinds
+    if kinds and not any((k.group, k.kind) == (GROUP, route.KIND) for k in kinds):
+        return False
+    source = allowed.namespaces.from_
+    if source == "All":
+        return True
+    if source == "Same":
+        return route.metadata.namespace == gateway.metadata.namespace
+    return False  # Selector: xdscp does not read Namespaces (their labels), so admits none
+
+
+def _listener_status(
+    listener: Listener, valid: dict[str, Condition | None], routes: Hosted
+) -> ListenerStatus:
+    attached = len({id(r) for rs in routes.values() for r in rs})
+    refused = valid.get(listener.name)
+    if refused is not None:
+        conditions = (
+            refused,
+            Condition("Programmed", False, "Invalid", refused.message),
+            Condition("ResolvedRefs", True, "ResolvedRefs", "no references to resolve"),
+            _conflicted(refused),
+        )
+        return ListenerStatus(listener.name, 0, conditions)
+    kinds = listener.allowed_routes.kinds
+    if kinds and not any((k.group, k.kind) == (GROUP, "HTTPRoute") for k in kinds):
+        resolved = Condition(
+            "ResolvedRefs", False, "InvalidRouteKinds", "only HTTPRoute is supported"
+        )
+    else:
+        resolved = Condition("ResolvedRefs", True, "ResolvedRefs", "no references to resolve")
+    return ListenerStatus(
+        listener.name,
+        attached,
+        (
+            Condition("Accepted", True, "Accepted", "served"),
+            Condition("Programmed", True, "Programmed", "served"),
+            resolved,
+            _conflicted(None),
+        ),
+    )
+
+
+def _conflicted(refused: Condition | None) -> Condition:
+    if refused is not None and refused.reason == "PortUnavailable":
+        return Condition("Conflicted", True, "ProtocolConflict", refused.message)
+    return Condition(
+        "Conflicted", False, "NoConflicts", "no other listener of the Gateway conflicts"
+    )
+
+
+def _gateway_status(
+    gateway: Gateway, valid: dict[str, Condition | None], listeners: list[ListenerStatus]
+) -> GatewayStatus:
+    served = sum(1 for refused in valid.values() if refused is None)
+    if served == len(valid):
+        accepted = Condition("Accepted", True, "Accepted", "every listener is served")
+    elif served:
+        accepted = Condition("Accepted", True, "ListenersNotValid", "some listeners are not served")
+    else:
+        accepted = Condition("Accepted", False, "ListenersNotValid", "no listener can be served")
+    programmed = (
+        Condition("Programmed", True, "Programmed", f"{served} listener(s) served")
+        if served
+        else Condition("Programmed", False, "Invalid", "no listener can be served")
+    )
+    return GatewayStatus(
+        *gateway.key, gateway.metadata.generation, (accepted, programmed), tuple(listeners)
+    )
 
 
 def _listener(name: str, bind_address: str, port: int) -> listener_pb2.Listener:
@@ -103,20 +316,3 @@ def _listener(name: str, bind_address: str, port: int) -> listener_pb2.Listener:
             )
         ],
     )
-
-
-def _routes_by_listener(
-    resources: Resources, translated: dict[Key, TranslatedRoute]
-) -> dict[tuple[str, str, str], list[TranslatedRoute]]:
-    """Routes per (gateway namespace, gateway, listener); no sectionName means every one."""
-    by_listener: dict[tuple[str, str, str], list[TranslatedRoute]] = defaultdict(list)
-    for route_key, route in resources.http_routes.items():
-        for parent in route.spec.parent_refs:
-            key = (parent.namespace or route.metadata.namespace, parent.name)
-            gateway = resources.gateways.get(key)
-            if gateway is None:
-                continue
-            for listener in gateway.spec.listeners:
-                if parent.section_name in (None, listener.name):
-                    by_listener[(*key, listener.name)].append(translated[route_key])
-    return by_listener

@@ -1,4 +1,8 @@
-"""HTTPRoutes to Envoy routes, each route once, and the RouteConfiguration of one listener."""
+"""HTTPRoutes to Envoy routes, each route once, and the RouteConfiguration of one listener.
+
+A rule using something xdscp does not implement is dropped and reported (the route is then
+PartiallyInvalid, or not Accepted when no rule is left), never served with a part ignored.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from envoy.config.route.v3 import route_components_pb2, route_pb2
-from envoy.type.matcher.v3 import regex_pb2
 
-from xdscp.model.gateway import BackendRef, HTTPRoute, PathMatch
+from xdscp.model.gateway import HTTPRoute, RouteRule
 from xdscp.model.problems import Problem
 from xdscp.model.resources import Resources
-from xdscp.translate import names
+from xdscp.translate.backendrefs import Unresolved, resolve
+from xdscp.translate.filters import SUPPORTED, apply_filters, redirect_of
+from xdscp.translate.matches import precedence, route_match
 
 SOURCE = "translate"
 
@@ -25,33 +30,45 @@ class TranslatedRoute:
     envoy_routes: tuple[route_components_pb2.Route, ...]
     problems: tuple[Problem, ...]
     clusters: frozenset[str]  # what its routes send to
+    unresolved: Unresolved | None  # the first backendRef that resolves to nothing
+    dropped: tuple[str, ...]  # why rules were left out, one line each
+
+    @property
+    def rules_left(self) -> bool:
+        return len(self.dropped) < len(self.route.spec.rules)
 
 
 def translate_route(route: HTTPRoute, resources: Resources) -> TranslatedRoute:
     problems: list[Problem] = []
-    envoy_routes = []
+    unresolved: list[Unresolved] = []
+    dropped: list[str] = []
+    envoy_routes: list[route_components_pb2.Route] = []
+
+    def problem(field: str, message: str) -> None:
+        source = resources.origin(route, SOURCE)
+        problems.append(Problem(source, route.KIND, *route.key, field, message))
+
     for index, rule in enumerate(route.spec.rules):
-        clusters = [
-            (
-                _cluster_for(
-                    ref, route, resources, f"spec.rules[{index}].backendRefs[{i}]", problems
-                ),
-                ref.weight,
-            )
-            for i, ref in enumerate(rule.backend_refs)
-        ]
-        valid = [(c, w) for c, w in clusters if c is not None and w > 0]
+        where = f"spec.rules[{index}]"
+        unsupported = list(_unsupported(rule, where))
+        if unsupported:
+            for field, message in unsupported:
+                problem(field, f"{message}; the rule is not served")
+            dropped.append(f"{unsupported[0][0]}: {unsupported[0][1]}")
+            continue
+        clusters = []
+        for i, ref in enumerate(rule.backend_refs):
+            cluster = resolve(ref, route, resources)
+            if isinstance(cluster, Unresolved):
+                problem(f"{where}.backendRefs[{i}]", cluster.message)
+                unresolved.append(cluster)
+            elif ref.weight > 0:
+                clusters.append((cluster, ref.weight))
+        prefix = rule.matches[0].path.value if len(rule.matches) == 1 else None
         for match in rule.matches:
-            envoy_route = route_components_pb2.Route(match=_path_match(match.path))
-            if not valid:
-                envoy_route.direct_response.status = 500  # Gateway API: invalid backends get 500
-            elif len(valid) == 1:
-                envoy_route.route.cluster = valid[0][0]
-            else:
-                for cluster, weight in valid:
-                    envoy_route.route.weighted_clusters.clusters.add(
-                        name=cluster
-                    ).weight.value = weight
+            envoy_route = route_components_pb2.Route(match=route_match(match))
+            _act(envoy_route, rule, clusters)
+            apply_filters(envoy_route, rule, prefix)
             envoy_routes.append(envoy_route)
     used = frozenset(
         name
@@ -62,71 +79,62 @@ def translate_route(route: HTTPRoute, resources: Resources) -> TranslatedRoute:
         )
         if name
     )
-    return TranslatedRoute(route, tuple(envoy_routes), tuple(problems), used)
+    return TranslatedRoute(
+        route,
+        tuple(envoy_routes),
+        tuple(problems),
+        used,
+        unresolved[0] if unresolved else None,
+        tuple(dropped),
+    )
+
+
+def _act(
+    envoy_route: route_components_pb2.Route, rule: RouteRule, clusters: list[tuple[str, int]]
+) -> None:
+    if redirect_of(rule) is not None:
+        envoy_route.redirect.SetInParent()  # filled in by the filter
+    elif not clusters:
+        # Gateway API: a rule whose backends are all invalid (or that has none) answers 500.
+        envoy_route.direct_response.status = 500
+    elif len(clusters) == 1:
+        envoy_route.route.cluster = clusters[0][0]
+    else:
+        for cluster, weight in clusters:
+            envoy_route.route.weighted_clusters.clusters.add(name=cluster).weight.value = weight
+
+
+def _unsupported(rule: RouteRule, where: str) -> Iterable[tuple[str, str]]:
+    """(field, message) for each thing in a rule that xdscp does not implement."""
+    for name in rule.unsupported:
+        yield f"{where}.{name}", "is not supported by xdscp"
+    for i, match in enumerate(rule.matches):
+        for name in match.unsupported:
+            yield f"{where}.matches[{i}].{name}", "is not supported by xdscp"
+    for i, f in enumerate(rule.filters):
+        if f.type not in SUPPORTED:
+            yield f"{where}.filters[{i}]", f"filter type {f.type} is not supported by xdscp"
+    for i, ref in enumerate(rule.backend_refs):
+        for name in ref.unsupported:
+            if name == "filters" and not ref.model_extra.get("filters"):  # type: ignore[union-attr]
+                continue  # an empty list asks for nothing
+            yield f"{where}.backendRefs[{i}].{name}", "is not supported by xdscp"
 
 
 def route_configuration(
-    name: str, listener_hostname: str | None, routes: Iterable[TranslatedRoute]
+    name: str, hostnames: dict[str, list[TranslatedRoute]]
 ) -> route_pb2.RouteConfiguration:
-    """One virtual host per hostname; a route without hostnames takes the listener's, or "*"."""
+    """One virtual host per hostname, its routes in Gateway API's order of precedence."""
     by_host: dict[str, list[route_components_pb2.Route]] = defaultdict(list)
-    for translated in routes:
-        for host in translated.route.spec.hostnames or (listener_hostname or "*",):
+    for host, routes in hostnames.items():
+        for translated in routes:
             by_host[host].extend(translated.envoy_routes)
     return route_pb2.RouteConfiguration(
         name=name,
         virtual_hosts=[
             route_components_pb2.VirtualHost(
-                name=f"{name}/{host}", domains=[host], routes=sorted(rs, key=_precedence)
+                name=f"{name}/{host}", domains=[host], routes=sorted(rs, key=precedence)
             )
             for host, rs in sorted(by_host.items())
         ],
     )
-
-
-def _cluster_for(
-    ref: BackendRef, route: HTTPRoute, resources: Resources, field: str, problems: list[Problem]
-) -> str | None:
-    namespace = ref.namespace or route.metadata.namespace
-
-    def problem(message: str) -> None:
-        source = resources.origin(route, SOURCE)
-        problems.append(Problem(source, route.KIND, *route.key, field, message))
-
-    if (ref.group, ref.kind) == ("gateway.kgateway.dev", "Backend"):
-        if (namespace, ref.name) in resources.backends:
-            return names.backend_cluster(namespace, ref.name)
-        problem(f"Backend {namespace}/{ref.name} not found")
-        return None
-    if (ref.group, ref.kind) != ("", "Service"):
-        problem(f"backendRef kind {ref.group}/{ref.kind} is not supported")
-        return None
-    service = resources.services.get((namespace, ref.name))
-    if service is None:
-        problem(f"Service {namespace}/{ref.name} not found")
-        return None
-    if ref.port is None or all(p.port != ref.port for p in service.spec.ports):
-        problem(f"Service {namespace}/{ref.name} has no port {ref.port}")
-        return None
-    return names.service_cluster(namespace, ref.name, ref.port)
-
-
-def _path_match(path: PathMatch) -> route_components_pb2.RouteMatch:
-    if path.type == "Exact":
-        return route_components_pb2.RouteMatch(path=path.value)
-    if path.type == "RegularExpression":
-        return route_components_pb2.RouteMatch(safe_regex=regex_pb2.RegexMatcher(regex=path.value))
-    if path.value == "/":
-        return route_components_pb2.RouteMatch(prefix="/")
-    # Gateway API prefixes match whole segments: /foo matches /foo and /foo/bar, not /foobar.
-    return route_components_pb2.RouteMatch(path_separated_prefix=path.value.rstrip("/"))
-
-
-def _precedence(route: route_components_pb2.Route) -> tuple[int, int]:
-    """Exact paths first, then longer prefixes, then regular expressions, as Gateway API says."""
-    match = route.match
-    if match.path:
-        return (0, -len(match.path))
-    if match.path_separated_prefix or match.prefix:
-        return (1, -len(match.path_separated_prefix or match.prefix))
-    return (2, 0)

@@ -14,6 +14,7 @@ _PLURALS = {
     "EndpointSlice": "endpointslices",
     "Gateway": "gateways",
     "HTTPRoute": "httproutes",
+    "ReferenceGrant": "referencegrants",
     "BackendConfigPolicy": "backendconfigpolicies",
     "Backend": "backends",
     "Node": "nodes",
