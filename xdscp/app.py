@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import signal
+import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 
 from xdscp import render, statustable
 from xdscp.cache import SnapshotCache
+from xdscp.errors import UserError
 from xdscp.pipeline import Pipeline
 from xdscp.resourcetypes import CLUSTER, SHORT_NAMES
 from xdscp.server.admin import start_admin
@@ -24,7 +26,7 @@ from xdscp.server.fleet import Fleet
 from xdscp.server.metrics import Metrics
 from xdscp.snapshot import Snapshot
 from xdscp.sources import Update
-from xdscp.sources.files import REMOVAL_GRACE_SECONDS, FileSource
+from xdscp.sources.files import REMOVAL_GRACE_SECONDS, SUFFIXES, FileSource
 from xdscp.sources.kubernetes import KubernetesConfig, KubernetesSource
 from xdscp.translate import Options, translate
 from xdscp.verify import Check, compare, dynamic_clusters
@@ -78,17 +80,24 @@ async def serve(config: ServeConfig) -> None:
         max_concurrent_streams=config.max_concurrent_streams,
         tls=config.tls,
     )
-    admin, admin_port = await start_admin(
-        config.admin_host,
-        config.admin_port,
-        status=lambda: _status(pipeline, fleet, cache),
-        policies=pipeline.describe,
-        ready=lambda: pipeline.snapshot is not None,
-        metrics=metrics,
-    )
+    try:
+        admin, admin_port = await start_admin(
+            config.admin_host,
+            config.admin_port,
+            status=lambda: _status(pipeline, fleet, cache),
+            policies=pipeline.describe,
+            ready=lambda: pipeline.snapshot is not None,
+            metrics=metrics,
+        )
+    except BaseException:  # the admin port is taken: stop gRPC before the loop closes
+        await server.stop(grace=None)
+        raise
     updates = source.updates()
     pipeline.apply(await anext(updates))
-    log.info("serving xDS on port %d, admin on %s:%d", xds_port, config.admin_host, admin_port)
+    log.info(
+        "serving xDS on port %d (%s), admin on %s:%d",
+        *(xds_port, transport(config.tls), config.admin_host, admin_port),
+    )
     if config.ready_file:
         config.ready_file.write_text(json.dumps({"xds_port": xds_port, "admin_port": admin_port}))
     stop = asyncio.Event()
@@ -107,6 +116,13 @@ async def serve(config: ServeConfig) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         await server.stop(grace=1)
         await admin.cleanup()
+
+
+def transport(tls: TlsConfig | None) -> str:
+    """How Envoys reach the xDS port, as the startup line says it."""
+    if tls is None:
+        return "plaintext"
+    return "mTLS, client certificates required" if tls.client_ca else "TLS"
 
 
 def _status(pipeline: Pipeline, fleet: Fleet, cache: SnapshotCache) -> dict[str, Any]:
@@ -133,16 +149,26 @@ def load(paths: tuple[Path, ...]) -> Update:
     return FileSource(paths).load()
 
 
+def existing(paths: tuple[Path, ...]) -> tuple[Path, ...]:
+    """The paths a one-shot verb reads; a typo'd one is an error, not an empty input."""
+    for path in paths:
+        if not path.exists():
+            raise UserError(f"{path}: no such file or directory")
+        if path.is_dir() and not any(p.suffix in SUFFIXES for p in path.rglob("*") if p.is_file()):
+            raise UserError(f"{path}: no {', '.join(SUFFIXES)} files in this directory")
+    return paths
+
+
 def validate(paths: tuple[Path, ...]) -> list[str]:
     """Every problem in the files, as `xdscp validate` prints them."""
-    update = load(paths)
+    update = load(existing(paths))
     translation = translate(update.resources)
     return [str(p) for p in sorted((*update.problems, *translation.problems))]
 
 
 def verify(admin: str, paths: tuple[Path, ...]) -> list[Check]:
     """Check a live Envoy's clusters against what the files translate to."""
-    translation = translate(load(paths).resources)
+    translation = translate(load(existing(paths)).resources)
     expected = {name: render.message_dict(c) for name, c in translation.resources[CLUSTER].items()}
     return compare(expected, envoy_clusters(admin))
 
@@ -150,16 +176,31 @@ def verify(admin: str, paths: tuple[Path, ...]) -> list[Check]:
 def envoy_clusters(admin: str) -> dict[str, dict[str, Any]]:
     """Envoy's dynamic active clusters by name, from config_dump as the guide fetches it."""
     request = urllib.request.Request(f"{admin}/config_dump?include_eds", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return dynamic_clusters(json.load(response))
+    return dynamic_clusters(_admin_json(request, "Envoy's admin (verify --admin)"))
 
 
 def status_table(admin: str) -> str:
-    with urllib.request.urlopen(f"{admin}/status", timeout=10) as response:
-        return statustable.table(json.load(response))
+    request = urllib.request.Request(f"{admin}/status")
+    return statustable.table(_admin_json(request, "xdscp's admin (status --admin)"))
+
+
+def _admin_json(request: urllib.request.Request, what: str) -> Any:
+    """The JSON an admin endpoint answers; a UserError that says why when there is none."""
+    url = request.full_url
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as err:
+        raise UserError(f"{url}: HTTP {err.code} {err.reason}: is this {what}?") from None
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        reason = getattr(reason, "strerror", None) or reason
+        raise UserError(f"cannot reach {what} at {url}: {reason}") from None
+    except ValueError:
+        raise UserError(f"{url} did not answer JSON: is this {what}?") from None
 
 
 def render_files(paths: tuple[Path, ...], output: str, explain: bool, options: Options) -> str:
-    update = load(paths)
+    update = load(existing(paths))
     translation = translate(update.resources, options)
     return render.dumps(render.document(translation, update.problems, explain), output)

@@ -1,4 +1,8 @@
-"""argv to one call into `xdscp.app`, then print and exit. The verbs are listed in VERBS."""
+"""argv to one call into `xdscp.app`, then print and exit. The verbs are listed in VERBS.
+
+A mistake in how xdscp was run is one line on stderr and an exit code (EXIT_CODES), never a
+traceback: argparse's errors, and every `UserError` the verbs raise.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,60 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any, NoReturn
 
 from xdscp import app, logs
+from xdscp.errors import USAGE, UserError
+from xdscp.server.ports import split_address
 from xdscp.translate import Options
 from xdscp.translate.names import LOCAL_CLUSTER
+
+EXIT_CODES = """\
+exit codes:
+  0  success
+  1  invalid input, or a check found a difference (validate, verify, demo)
+  2  usage or environment error: a flag, a missing path, a port taken, an admin URL that
+     does not answer"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's default, unless its help says it already or there is none to say."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default is None or default is False or default == argparse.SUPPRESS:
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, as every other mistake is reported, with where to read more."""
+        self.exit(USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _address(text: str) -> str:
+    try:
+        split_address(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def _admin_url(text: str) -> str:
+    """An admin URL; `127.0.0.1:19000` means `http://127.0.0.1:19000`, as curl reads it."""
+    url = text if "://" in text else f"http://{text}"
+    if not url.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"expected an http:// URL, not {text!r}")
+    return url.rstrip("/")
 
 
 def _serve(args: argparse.Namespace) -> int:
     if bool(args.paths) == args.kubernetes:
-        print("xdscp serve: give YAML files or directories, or --kubernetes", file=sys.stderr)
-        return 2
+        raise UserError("give YAML files or directories, or --kubernetes (not both)")
     config = app.ServeConfig(
         paths=tuple(args.paths),
         xds_address=args.xds_address,
@@ -28,19 +75,35 @@ def _serve(args: argparse.Namespace) -> int:
         max_concurrent_streams=args.max_concurrent_streams,
         limits=app.Limits(**{field: getattr(args, field) for field in app.BOUNDS}),
         ready_file=args.ready_file,
-        tls=app.TlsConfig(args.tls_cert, args.tls_key, args.tls_client_ca)
-        if args.tls_cert and args.tls_key
-        else None,
+        tls=_tls(args),
         kubernetes=_kubernetes(args) if args.kubernetes else None,
     )
     asyncio.run(app.serve(config))
     return 0
 
 
+def _tls(args: argparse.Namespace) -> app.TlsConfig | None:
+    """All of the TLS flags that make sense together, or none: never plaintext by accident."""
+    if args.tls_cert is None and args.tls_key is None:
+        if args.tls_client_ca is not None:
+            raise UserError("--tls-client-ca needs --tls-cert and --tls-key (mTLS is TLS first)")
+        return None
+    if args.tls_cert is None or args.tls_key is None:
+        raise UserError("--tls-cert and --tls-key go together: give both, or neither")
+    for flag, path in (
+        ("--tls-cert", args.tls_cert),
+        ("--tls-key", args.tls_key),
+        ("--tls-client-ca", args.tls_client_ca),
+    ):
+        if path is not None and not path.is_file():
+            raise UserError(f"{flag} {path}: no such file")
+    return app.TlsConfig(args.tls_cert, args.tls_key, args.tls_client_ca)
+
+
 def _kubernetes(args: argparse.Namespace) -> app.KubernetesConfig:
     return app.KubernetesConfig(
         kubeconfig=args.kubeconfig,
-        namespaces=tuple(args.namespace),
+        namespaces=tuple(args.namespace or ()),
         lease_namespace=args.lease_namespace,
         lease_name=args.lease_name,
         identity=args.pod_name,
@@ -83,20 +146,55 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.run(args.root, args.once)
 
 
+def _certs(args: argparse.Namespace) -> int:
+    from xdscp import devcerts
+
+    clients = args.client or ["gateway-1"]
+    names = ["ca.crt", "ca.key", "server.crt", "server.key"]
+    names += [f"{c}.{suffix}" for c in clients for suffix in ("crt", "key")]
+    taken = [n for n in names if (args.directory / n).exists()]
+    if taken:
+        raise UserError(f"{args.directory} already holds {', '.join(taken)}; not overwriting")
+    made = devcerts.write_dev_certs(args.directory, clients, args.days)
+    print(f"wrote {', '.join(names)} in {args.directory}")
+    print(
+        f"TLS:  xdscp serve PATH --tls-cert {made.server_cert} --tls-key {made.server_key}\n"
+        f"mTLS: add --tls-client-ca {made.ca_cert}\n"
+        f"Envoy (envoy/bootstrap-tls.yaml, bootstrap-mtls.yaml) reads ca.crt and, for mTLS,\n"
+        f"<node>.crt and .key from /etc/xdscp/tls/; server name {devcerts.SERVER_NAME}"
+    )
+    return 0
+
+
+def _add_paths(parser: argparse.ArgumentParser, nargs: str) -> None:
+    parser.add_argument(
+        "paths", nargs=nargs, type=Path, metavar="PATH", help="YAML files or directories"
+    )
+
+
 def _add_serve(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", type=Path, help="YAML files or directories")
+    _add_paths(parser, "*")
     _add_kubernetes(parser)
-    parser.add_argument("--xds-address", default="0.0.0.0:18000", help="gRPC ADS address")
+    parser.add_argument(
+        "--xds-address", type=_address, default="0.0.0.0:18000", help="gRPC ADS HOST:PORT"
+    )
     parser.add_argument("--admin-host", default="127.0.0.1", help="admin HTTP host")
     parser.add_argument("--admin-port", type=int, default=9901, help="admin HTTP port (0: any)")
     parser.add_argument("--listener-address", default="0.0.0.0", help="Gateway listeners bind")
     _add_local_cluster(parser)
-    parser.add_argument("--max-message-bytes", type=int, default=app.DEFAULT_MAX_MESSAGE_BYTES)
+    parser.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=app.DEFAULT_MAX_MESSAGE_BYTES,
+        help=f"largest xDS message received or sent, in bytes "
+        f"(default: {app.DEFAULT_MAX_MESSAGE_BYTES >> 20} MiB)",
+    )
     parser.add_argument("--max-concurrent-streams", type=int, default=0, help="0: no limit")
     parser.add_argument("--ready-file", type=Path, help="write bound ports here as JSON")
-    parser.add_argument("--tls-cert", type=Path, help="serve xDS over TLS with this certificate")
-    parser.add_argument("--tls-key", type=Path, help="the certificate's private key")
-    parser.add_argument(
+    tls = parser.add_argument_group("xDS over TLS (default: plaintext)")
+    tls.add_argument("--tls-cert", type=Path, help="serve xDS over TLS with this certificate")
+    tls.add_argument("--tls-key", type=Path, help="the certificate's private key")
+    tls.add_argument(
         "--tls-client-ca",
         type=Path,
         help="require client certificates from this CA (mutual TLS); a certificate may then "
@@ -126,23 +224,23 @@ def _add_kubernetes(parser: argparse.ArgumentParser) -> None:
         "--kubeconfig", type=Path, help="default: in-cluster, else $KUBECONFIG or ~/.kube/config"
     )
     group.add_argument(
-        "--namespace", action="append", default=[], help="watch only this one (repeatable)"
+        "--namespace", action="append", help="watch only this one (repeatable; default: all)"
     )
     group.add_argument("--lease-namespace", help="default: $POD_NAMESPACE, else the pod's own")
     group.add_argument("--lease-name", default="xdscp", help="the Lease replicas elect on")
     group.add_argument("--pod-name", help="this replica's identity; default: hostname_random")
-    group.add_argument("--lease-duration", type=int, default=15, help="seconds (default 15)")
+    group.add_argument("--lease-duration", type=int, default=15, help="seconds")
 
 
 def _add_validate(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", type=Path)
+    _add_paths(parser, "+")
 
 
 def _add_render(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", type=Path)
-    parser.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    _add_paths(parser, "+")
+    parser.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml", help="format")
     parser.add_argument("--explain", action="store_true", help="add policy status and provenance")
-    parser.add_argument("--listener-address", default="0.0.0.0")
+    parser.add_argument("--listener-address", default="0.0.0.0", help="Gateway listeners bind")
     _add_local_cluster(parser)
 
 
@@ -164,44 +262,77 @@ def _service_ref(text: str) -> tuple[str, str]:
 
 
 def _add_verify(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", type=Path)
-    parser.add_argument("--admin", default="http://127.0.0.1:19000", help="Envoy's admin URL")
+    _add_paths(parser, "+")
+    parser.add_argument(
+        "--admin",
+        type=_admin_url,
+        default="http://127.0.0.1:19000",
+        help="Envoy's admin URL (envoy/bootstrap.yaml's admin port), not xdscp's",
+    )
 
 
 def _add_status(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--admin", default="http://127.0.0.1:9901", help="xdscp's admin URL")
+    parser.add_argument(
+        "--admin",
+        type=_admin_url,
+        default="http://127.0.0.1:9901",
+        help="xdscp's admin URL (serve --admin-host/--admin-port), not Envoy's",
+    )
 
 
 def _add_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--once", action="store_true", help="exit after the proof")
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="holds policies/, envoy/")
+    parser.add_argument(
+        "--root", type=Path, default=Path("."), help="a checkout: holds policies/ and envoy/"
+    )
+
+
+def _add_certs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("directory", type=Path, help="where to write the PEM files")
+    parser.add_argument(
+        "--client",
+        action="append",
+        help="a client certificate for this node id or cluster (repeatable; default: gateway-1)",
+    )
+    parser.add_argument("--days", type=int, default=365, help="how long they are valid")
 
 
 Verb = tuple[
     str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]
 ]
 VERBS: tuple[Verb, ...] = (
-    ("serve", "serve xDS to Envoys from YAML files", _add_serve, _serve),
+    ("serve", "serve xDS to Envoys from YAML files or Kubernetes", _add_serve, _serve),
     ("validate", "check files; exit 1 listing every problem", _add_validate, _validate),
     ("render", "print the Envoy resources files translate to", _add_render, _render),
     ("verify", "check a live Envoy's clusters against files", _add_verify, _verify),
     ("status", "which Envoy has ACKed which version, per type", _add_status, _status),
+    ("certs", "make a development CA and xDS certificates", _add_certs, _certs),
     ("demo", "run the guide with real httpbin, xdscp and Envoy", _add_demo, _demo),
 )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="xdscp", description="A control plane for Envoy.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument("--log-format", choices=("text", "json"), default="text")
-    verbs = parser.add_subparsers(dest="verb", required=True)
+def parser() -> argparse.ArgumentParser:
+    common: dict[str, Any] = {"formatter_class": _Formatter, "epilog": EXIT_CODES}
+    top = _Parser(prog="xdscp", description="A control plane for Envoy.", **common)
+    top.add_argument("--version", action="version", version=f"%(prog)s {version('xdscp')}")
+    top.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    top.add_argument("--log-format", choices=("text", "json"), default="text", help="log lines")
+    verbs = top.add_subparsers(dest="verb", required=True, metavar="COMMAND")
     for name, summary, add_arguments, run in VERBS:
-        sub = verbs.add_parser(name, help=summary, description=summary)
+        sub = verbs.add_parser(name, help=summary, description=summary, **common)
         add_arguments(sub)
         sub.set_defaults(run=run)
-    args = parser.parse_args(argv)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     logs.configure(args.verbose, args.log_format)
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except UserError as err:
+        print(f"xdscp {args.verb}: {err}", file=sys.stderr)
+        return err.exit_code
     return result
 
 

@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from xdscp import app
+from xdscp.errors import UserError
 from xdscp.processes import Envoy, Httpbin, NotReady, Xdscp, bootstrap, http_get, wait_for
 
 CLUSTER = "kube_httpbin_httpbin_8000"
@@ -25,6 +26,12 @@ HOST = "www.example.com"  # the HTTPRoute's hostname
 
 def run(root: Path, once: bool) -> int:
     policies, template = root / "policies", root / "envoy" / "bootstrap.yaml"
+    missing = [str(p) for p in (policies, template) if not p.exists()]
+    if missing:
+        raise UserError(
+            f"{' and '.join(missing)} not found: run the demo in an xdscp checkout, "
+            "or point --root at one"
+        )
     workdir = root / ".demo"
     workdir.mkdir(exist_ok=True)
     with ExitStack() as stack:

@@ -11,7 +11,8 @@ import pytest
 from envoy.config.core.v3 import base_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 
-from tests.certs import MtlsPaths, write_mtls
+from tests.certs import MtlsPaths
+from tests.cli.run import xdscp
 from tests.live import ROOT
 from tests.server.harness import snapshot
 from xdscp.cache import SnapshotCache
@@ -27,7 +28,14 @@ from xdscp.server.stream import Request
 
 @pytest.fixture
 def certs(tmp_path: Path) -> MtlsPaths:
-    return write_mtls(tmp_path / "tls", ["gateway-1", "intruder"])
+    """What `xdscp certs` makes, as a user runs it: the shipped bootstraps must take them."""
+    tls = tmp_path / "tls"
+    result = xdscp("certs", tls, "--client", "gateway-1", "--client", "intruder")
+    assert result.returncode == 0, result.stderr
+    clients = {n: (tls / f"{n}.crt", tls / f"{n}.key") for n in ("gateway-1", "intruder")}
+    return MtlsPaths(
+        tls / "ca.crt", tls / "ca.key", tls / "server.crt", tls / "server.key", clients
+    )
 
 
 def as_node(request: Request, node_id: str) -> Request:

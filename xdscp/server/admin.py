@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from xdscp.server.metrics import Metrics
+from xdscp.server.ports import bind_error
 
 Provider = Callable[[], dict[str, Any]]
 
@@ -51,6 +52,10 @@ async def start_admin(
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as err:
+        await runner.cleanup()
+        raise bind_error("the admin endpoint", host, port, err) from None
     # aiohttp reports the port it bound (for port 0) only through its runner's addresses.
     return runner, int(runner.addresses[0][1])

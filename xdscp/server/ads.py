@@ -11,11 +11,13 @@ from envoy.service.discovery.v3 import discovery_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from xdscp.cache import SnapshotCache
+from xdscp.errors import BindError
 from xdscp.server.admission import Admission, Limits, Rejection
 from xdscp.server.auth import TlsConfig, peer_identities
 from xdscp.server.delta import DeltaStream
 from xdscp.server.fleet import Fleet, StreamStatus
 from xdscp.server.metrics import Metrics
+from xdscp.server.ports import check_free, split_address
 from xdscp.server.sotw import SotwStream
 from xdscp.server.stream import Request, Variant
 
@@ -149,6 +151,7 @@ async def start_server(
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.so_reuseport", 0),  # a second xdscp on this port must fail, not share it
     ]
     if max_concurrent_streams:
         options.append(("grpc.max_concurrent_streams", max_concurrent_streams))
@@ -174,11 +177,16 @@ async def start_server(
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    port = (
-        server.add_secure_port(address, tls.credentials())
-        if tls
-        else server.add_insecure_port(address)
-    )
+    host, wanted = split_address(address)
+    check_free(host, wanted, "xDS")
+    try:
+        port = (
+            server.add_secure_port(address, tls.credentials())
+            if tls
+            else server.add_insecure_port(address)
+        )
+    except RuntimeError:  # gRPC says only "Failed to bind"; taken since the check, most likely
+        raise BindError(f"cannot listen for xDS on {address}") from None
     await server.start()
     await health_servicer.set(SERVICE, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
