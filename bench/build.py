@@ -21,8 +21,6 @@ from bench.fleet import Model
 from xdscp.cache import SnapshotCache
 from xdscp.resourcetypes import CLUSTER, ENDPOINT, PUSH_ORDER, SHORT_NAMES, WILDCARD_BY_DEFAULT
 from xdscp.server.delta import DeltaStream
-from xdscp.server.fleet import Fleet
-from xdscp.server.metrics import Metrics
 from xdscp.server.sotw import SotwStream
 from xdscp.snapshot import Snapshot
 from xdscp.translate import Memo, Options, translate
@@ -107,8 +105,8 @@ def run_incremental(n: int) -> dict[str, Any]:
             ("total", done - modelled),
         ):
             phases[name].append(value)
-        sent = {"delta": _sent(delta.on_snapshot(snapshot), delta=True)}
-        sent["sotw"] = _sent(_acked(sotw).on_snapshot(snapshot), delta=False)
+        sent = {"delta": _sent(delta.on_snapshot(snapshot).responses, delta=True)}
+        sent["sotw"] = _sent(_acked(sotw).on_snapshot(snapshot).responses, delta=False)
         previous = snapshot
     floor_bytes = sum(
         len(m.SerializeToString(deterministic=True))
@@ -127,8 +125,7 @@ Client = DeltaStream | SotwStream
 
 def _client(make: type[Client], snapshot: Snapshot) -> Client:
     """A stream subscribed as Envoy is (all clusters and listeners, their endpoints, routes)."""
-    status = Fleet().open(make.variant, "bench")
-    stream = make(status, Metrics())
+    stream = make()
     node = base_pb2.Node(id="bench")
     for type_url in PUSH_ORDER:
         names = [] if type_url in WILDCARD_BY_DEFAULT else sorted(snapshot.resources[type_url])

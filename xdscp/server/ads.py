@@ -4,6 +4,7 @@ by the cache's wake-ups, answering with bytes serialized once per snapshot."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 
 import grpc
@@ -12,14 +13,18 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from xdscp.cache import SnapshotCache
 from xdscp.errors import BindError
+from xdscp.logs import StreamLog
 from xdscp.server.admission import Admission, Limits, Rejection
 from xdscp.server.auth import TlsConfig, peer_identities
 from xdscp.server.delta import DeltaStream
-from xdscp.server.fleet import Fleet, StreamStatus
+from xdscp.server.fleet import Fleet
 from xdscp.server.metrics import Metrics
+from xdscp.server.observer import StreamObserver
 from xdscp.server.ports import check_free, split_address
 from xdscp.server.sotw import SotwStream
 from xdscp.server.stream import Request, Variant
+
+log = logging.getLogger("xdscp.server")
 
 SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService"
 # A delta reconnect of an Envoy holding 10,000 clusters names all their versions: ~1 MiB;
@@ -63,10 +68,12 @@ class AdsServicer:
         requests: AsyncIterator[Request],
         context: grpc.aio.ServicerContext,
         variant: str,
-        make: Callable[[StreamStatus, Metrics], Variant],
+        make: Callable[[int], Variant],
     ) -> AsyncIterator[bytes]:
         status = self.fleet.open(variant, context.peer())
-        stream = make(status, self.metrics)
+        stream = make(status.stream)
+        stream_log = StreamLog(log, status)
+        observer = StreamObserver(status, self.metrics, stream_log)
         admission = Admission(self.limits, peer_identities(context.auth_context()))
         events: asyncio.Queue[Request | _Changed | None] = asyncio.Queue()
         reader = asyncio.create_task(_read(requests, events))
@@ -86,24 +93,28 @@ class AdsServicer:
                 if isinstance(event, _Changed):
                     wake_pending = False
                     snapshot = self.cache.get(group)
-                    responses = stream.on_snapshot(snapshot) if snapshot else []
+                    output = stream.on_snapshot(snapshot) if snapshot else None
                 else:
-                    await self._check(admission.admit(event), stream, context)
+                    observer.request(event)
+                    await self._check(admission.admit(event), stream_log, context)
                     if cancel_watch is None:
                         node_group = self.cache.group_of(admission.node_of(event))
                         group, status.group = node_group.key, node_group
                         cancel_watch = self.cache.watch(group, wakeup)
-                        stream.log.info(
+                        stream_log.info(
                             "%s stream opened from %s, group %s",
                             variant,
                             status.peer,
                             group,
                         )
                         if note := self.cache.explain(node_group):
-                            stream.log.warning("group %s: %s", group, note)
-                    responses = stream.on_request(event, self.cache.get(group))
-                    await self._check(admission.hold(stream.names_held()), stream, context)
-                for response in responses:
+                            stream_log.warning("group %s: %s", group, note)
+                    output = stream.on_request(event, self.cache.get(group))
+                    await self._check(admission.hold(stream.names_held()), stream_log, context)
+                if output is None:
+                    continue
+                observer.record(output.events)
+                for response in output.responses:
                     yield response
             await reader  # re-raises what ended the stream, if it was an error
         finally:
@@ -112,19 +123,19 @@ class AdsServicer:
                 cancel_watch()
             self.fleet.close(status)
             self.metrics.streams.labels(variant).dec()
-            stream.log.info("%s stream closed", variant)
+            stream_log.info("%s stream closed", variant)
 
     async def _check(
         self,
         rejection: Rejection | None,
-        stream: Variant,
+        stream_log: StreamLog,
         context: grpc.aio.ServicerContext,
     ) -> None:
         """End the stream if `rejection` says so: counted, logged once, told to the client."""
         if rejection is None:
             return
         self.metrics.rejected.labels(rejection.reason).inc()
-        stream.log.warning("stream ended with %s: %s", rejection.code.name, rejection.message)
+        stream_log.warning("stream ended with %s: %s", rejection.code.name, rejection.message)
         await context.abort(rejection.code, rejection.message)
 
 

@@ -9,25 +9,24 @@ from envoy.service.discovery.v3 import discovery_pb2
 
 from xdscp import wire
 from xdscp.resourcetypes import PUSH_ORDER, REMOVAL_ORDER, WILDCARD_BY_DEFAULT
-from xdscp.server.fleet import StreamStatus
-from xdscp.server.metrics import Metrics
-from xdscp.server.stream import WILDCARD, Request, StreamBase, Subscription
+from xdscp.server.events import Holds
+from xdscp.server.stream import WILDCARD, Output, Request, StreamBase, Subscription
 from xdscp.snapshot import Resource, Snapshot
 
 
 class DeltaStream(StreamBase):
     variant = "delta"
 
-    def __init__(self, status: StreamStatus, metrics: Metrics) -> None:
-        super().__init__(status, metrics)
+    def __init__(self, stream_id: int = 0) -> None:
+        super().__init__(stream_id)
         self._nonces = itertools.count(1)
         # The version of the snapshot every subscription was last compared with in full;
         # None after a subscription changed. In sync, only a snapshot's changes need a look.
         self._synced: str | None = None
 
-    def on_request(self, request: Request, snapshot: Snapshot | None) -> list[bytes]:
+    def on_request(self, request: Request, snapshot: Snapshot | None) -> Output:
         if not self.accept_type(request):
-            return []
+            return self.output([])
         assert isinstance(request, discovery_pb2.DeltaDiscoveryRequest)
         type_url = request.type_url
         subscription = self.subscriptions.get(type_url)
@@ -51,21 +50,23 @@ class DeltaStream(StreamBase):
             self._synced = None
         self._answer(type_url, subscription, request)
         if snapshot is None:
-            return []
+            return self.output([])
         # Everything due goes out in push order, not just this type: the snapshot may have
         # changed since the last wake-up, and a cluster must precede its endpoints.
-        sent_before = self.status.of(type_url).responses  # to tell if this type got one
-        responses = self.on_snapshot(snapshot)
-        if first and self.status.of(type_url).responses == sent_before:
+        responses = self._due(snapshot)
+        if first and not self.sent_now(type_url):
             if request.initial_resource_versions:
                 # A reconnecting client that holds everything current is in sync as it is.
-                self.status.of(type_url).acked = snapshot.versions[type_url]
+                self.record(Holds(type_url, snapshot.versions[type_url]))
             else:
                 # A new client waits for a first answer, even an empty one, before it is ready.
                 responses.append(self._response(type_url, subscription, snapshot, [], []))
-        return responses
+        return self.output(responses)
 
-    def on_snapshot(self, snapshot: Snapshot) -> list[bytes]:
+    def on_snapshot(self, snapshot: Snapshot) -> Output:
+        return self.output(self._due(snapshot))
+
+    def _due(self, snapshot: Snapshot) -> list[bytes]:
         """Additions and updates in push order, then removals in removal order."""
         if snapshot.version == self._synced:
             return []  # a plain ACK, or a wake-up for what this stream has already
@@ -95,11 +96,8 @@ class DeltaStream(StreamBase):
         version = subscription.pending.pop(request.response_nonce, None)
         if version is None:
             return  # the first request, or a stale nonce
-        if request.HasField("error_detail"):
-            # The client kept its old resources; they are not resent until they change again.
-            self.record_nack(type_url, version, request.error_detail.message)
-        else:
-            self.record_ack(type_url, subscription, version)
+        # On a NACK the client kept its old resources; they are not resent until they change.
+        self.record_answer(type_url, version, request)
 
     def _respond(
         self,
@@ -154,7 +152,7 @@ class DeltaStream(StreamBase):
             subscription.known[resource.name] = resource.version
         for name in removed:
             subscription.known[name] = ""
-        nonce = f"{self.status.stream}-{next(self._nonces)}"
+        nonce = f"{self.stream_id}-{next(self._nonces)}"
         version = snapshot.versions[type_url]
         subscription.pending[nonce] = version
         self.record_sent(type_url, subscription, nonce, version)

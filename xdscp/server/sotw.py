@@ -5,25 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from xdscp.resourcetypes import CLUSTER, PUSH_ORDER, WILDCARD_BY_DEFAULT
-from xdscp.server.fleet import StreamStatus
-from xdscp.server.metrics import Metrics
-from xdscp.server.stream import WILDCARD, Request, StreamBase, Subscription
+from xdscp.server.events import Holds
+from xdscp.server.stream import WILDCARD, Output, Request, StreamBase, Subscription
 from xdscp.snapshot import Resource, Snapshot, SotwResponse, sotw_response
 
 
 class SotwStream(StreamBase):
     variant = "sotw"
 
-    def __init__(self, status: StreamStatus, metrics: Metrics) -> None:
-        super().__init__(status, metrics)
+    def __init__(self, stream_id: int = 0) -> None:
+        super().__init__(stream_id)
         # The clusters of the CDS response in flight, and of the last one the client ACKed.
         self._clusters_sent: Mapping[str, Resource] = {}
         self._clusters_held: Mapping[str, Resource] = {}
         self._wants: dict[str, SotwResponse] = {}
 
-    def on_request(self, request: Request, snapshot: Snapshot | None) -> list[bytes]:
+    def on_request(self, request: Request, snapshot: Snapshot | None) -> Output:
         if not self.accept_type(request):
-            return []
+            return self.output([])
         type_url = request.type_url
         subscription = self.subscriptions.get(type_url)
         names = frozenset(request.resource_names)
@@ -35,7 +34,7 @@ class SotwStream(StreamBase):
             subscription.wildcard = WILDCARD in names or (
                 not names and type_url in WILDCARD_BY_DEFAULT
             )
-            self.status.of(type_url).acked = request.version_info
+            self.record(Holds(type_url, request.version_info))
             if (
                 type_url == CLUSTER
                 and snapshot
@@ -43,14 +42,11 @@ class SotwStream(StreamBase):
             ):
                 self._clusters_held = snapshot.resources[CLUSTER]
         elif request.response_nonce != subscription.nonce:
-            return []  # stale: it answers a response that a newer one replaced
-        elif request.HasField("error_detail"):
-            subscription.in_flight = False
-            self.record_nack(type_url, subscription.sent_version, request.error_detail.message)
+            return self.output([])  # stale: it answers a response that a newer one replaced
         else:
             subscription.in_flight = False
-            self.record_ack(type_url, subscription, subscription.sent_version)
-            if type_url == CLUSTER:
+            self.record_answer(type_url, subscription.sent_version, request)
+            if type_url == CLUSTER and not request.HasField("error_detail"):
                 self._clusters_held = self._clusters_sent
         if names and WILDCARD not in names:
             subscription.wildcard = False
@@ -60,9 +56,12 @@ class SotwStream(StreamBase):
         # Whatever is due now goes out in push order, not just this type: the snapshot may
         # have changed since the last wake-up (clusters before the routes that use them), and
         # this answer may be the one a held-back cluster removal was waiting for.
-        return self.on_snapshot(snapshot) if snapshot else []
+        return self.output(self._due(snapshot) if snapshot else [])
 
-    def on_snapshot(self, snapshot: Snapshot) -> list[bytes]:
+    def on_snapshot(self, snapshot: Snapshot) -> Output:
+        return self.output(self._due(snapshot))
+
+    def _due(self, snapshot: Snapshot) -> list[bytes]:
         return [
             response
             for type_url in PUSH_ORDER

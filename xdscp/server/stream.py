@@ -1,19 +1,18 @@
-"""The state of one ADS stream, in the protocol's words, and what both variants share."""
+"""The state of one ADS stream, in the protocol's words, and what both variants share.
+
+A stream is pure protocol state: requests and snapshots in, the responses to send and events
+(server/events.py) out. It reads no clock and writes no log, metric or status.
+"""
 
 from __future__ import annotations
 
-import logging
-import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from xdscp.logs import StreamLog, clip
-from xdscp.resourcetypes import BY_URL, SHORT_NAMES
-from xdscp.server.fleet import StreamStatus
-from xdscp.server.metrics import Metrics
+from xdscp.resourcetypes import BY_URL
+from xdscp.server.events import Acked, Event, Nacked, Rejected, Sent
 from xdscp.snapshot import Snapshot
 
-log = logging.getLogger("xdscp.server")
 WILDCARD = "*"
 
 # A DiscoveryRequest or a DeltaDiscoveryRequest (the generated classes carry no type hints).
@@ -26,9 +25,7 @@ class Subscription:
 
     wildcard: bool = False
     names: frozenset[str] = frozenset()
-    # The nonce of the newest response, and when it was sent (for push latency).
-    nonce: str = ""
-    sent_at: float = 0.0
+    nonce: str = ""  # of the newest response
     # State of the world: the version of the newest response, and whether it awaits an answer.
     sent_version: str = ""
     in_flight: bool = False
@@ -38,83 +35,65 @@ class Subscription:
     pending: dict[str, str] = field(default_factory=dict)
 
 
+class Output(NamedTuple):
+    responses: list[bytes]  # serialized, to send in this order
+    events: list[Event]
+
+
 class Variant(Protocol):
-    """A protocol variant: requests and snapshots in, serialized responses out."""
+    """A protocol variant: requests and snapshots in, responses and events out."""
 
-    status: StreamStatus
-    log: StreamLog
+    def on_request(self, request: Request, snapshot: Snapshot | None) -> Output: ...
 
-    def on_request(self, request: Request, snapshot: Snapshot | None) -> list[bytes]: ...
-
-    def on_snapshot(self, snapshot: Snapshot) -> list[bytes]: ...
+    def on_snapshot(self, snapshot: Snapshot) -> Output: ...
 
     def names_held(self) -> int: ...
 
 
 class StreamBase:
-    """Bookkeeping shared by both variants: node, unknown types, ACK/NACK accounting."""
+    """Bookkeeping shared by both variants: unknown types, ACK/NACK and send events."""
 
     variant = ""
 
-    def __init__(self, status: StreamStatus, metrics: Metrics) -> None:
-        self.status = status
-        self.metrics = metrics
-        self.log = StreamLog(log, status)
+    def __init__(self, stream_id: int = 0) -> None:
+        self.stream_id = stream_id
         self.subscriptions: dict[str, Subscription] = {}
         self._unknown_types: set[str] = set()
+        self._events: list[Event] = []
 
     def names_held(self) -> int:
         """What the client made this stream keep, per type the names it subscribed or (delta)
         the versions it holds, whichever are more: within twice their union, counted in O(1)."""
         return sum(max(len(s.names), len(s.known)) for s in self.subscriptions.values())
 
+    def output(self, responses: list[bytes]) -> Output:
+        """The responses, with the events gathered since the last output."""
+        events, self._events = self._events, []
+        return Output(responses, events)
+
     def accept_type(self, request: Request) -> bool:
-        if not self.status.node_id and request.HasField("node"):
-            self.status.node_id = request.node.id
-            self.status.node_cluster = request.node.cluster
-        if request.type_url in BY_URL:
+        type_url = request.type_url
+        if type_url in BY_URL:
             return True
-        self.metrics.rejected.labels("unknown_type").inc()
-        if request.type_url not in self._unknown_types:
-            self._unknown_types.add(request.type_url)
-            self.log.warning(
-                "type %r is not served (serving %s); request ignored",
-                request.type_url,
-                ", ".join(SHORT_NAMES.values()),
-            )
+        self._events.append(Rejected(type_url, "unknown_type", type_url not in self._unknown_types))
+        self._unknown_types.add(type_url)
         return False
 
-    def record_ack(self, type_url: str, subscription: Subscription, version: str) -> None:
-        typed = self.status.of(type_url)
-        typed.acked, typed.in_flight, typed.acks = version, "", typed.acks + 1
-        self.metrics.acks.labels(SHORT_NAMES[type_url]).inc()
-        if subscription.sent_at:
-            self.metrics.push_latency.labels(SHORT_NAMES[type_url]).observe(
-                time.monotonic() - subscription.sent_at
-            )
+    def record(self, event: Event) -> None:
+        self._events.append(event)
 
-    def record_nack(self, type_url: str, version: str, error: str) -> None:
-        typed = self.status.of(type_url)
-        typed.nacked, typed.error, typed.in_flight = version, clip(error), ""
-        typed.nacks += 1
-        self.metrics.nacks.labels(SHORT_NAMES[type_url]).inc()
-        self.log.error(
-            "type=%s version=%s NACK: %s",
-            SHORT_NAMES[type_url],
-            version,
-            error,
-        )
+    def record_answer(self, type_url: str, version: str, request: Request) -> None:
+        if request.HasField("error_detail"):
+            self._events.append(Nacked(type_url, version, request.error_detail.message))
+        else:
+            self._events.append(Acked(type_url, version))
 
     def record_sent(
         self, type_url: str, subscription: Subscription, nonce: str, version: str
     ) -> None:
-        subscription.nonce, subscription.sent_at = nonce, time.monotonic()
-        typed = self.status.of(type_url)
-        typed.in_flight, typed.responses = version, typed.responses + 1
-        self.metrics.responses.labels(self.variant, SHORT_NAMES[type_url]).inc()
-        self.log.debug(
-            "type=%s version=%s nonce=%s sent",
-            SHORT_NAMES[type_url],
-            version,
-            nonce,
-        )
+        subscription.nonce = nonce
+        self._events.append(Sent(type_url, version, nonce))
+
+    def sent_now(self, type_url: str) -> bool:
+        """Whether a response of this type went out since the last output."""
+        return any(isinstance(e, Sent) and e.type_url == type_url for e in self._events)
