@@ -19,9 +19,10 @@ _PLURALS = {
     "Backend": "backends",
     "Node": "nodes",
 }
-# Kinds xdscp does without when its RBAC does not grant them (deploy/kubernetes/optional/):
-# Nodes only add regions and subzones to localities.
-_OPTIONAL = frozenset({"Node"})
+# Kinds xdscp does without when its RBAC does not grant them or the API server does not serve
+# them: Nodes only add regions and subzones to localities; without ReferenceGrants (an older
+# Gateway API install) every cross-namespace backendRef is refused, as with none granted.
+_OPTIONAL = frozenset({"Node", "ReferenceGrant"})
 
 
 @dataclass(frozen=True)
