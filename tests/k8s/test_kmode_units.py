@@ -143,7 +143,12 @@ def test_a_resource_not_served_is_reported_but_no_answer_is_not() -> None:
 
 
 def test_nodes_refused_count_as_none_and_are_asked_for_again() -> None:
-    node = {"metadata": {"name": "n1", "labels": {"topology.kubernetes.io/region": "r"}}}
+    labels = {"topology.kubernetes.io/region": "r"}
+    node = {
+        "metadata": {"name": "n1", "labels": labels, "managedFields": [{"manager": "kubelet"}]},
+        "spec": {"podCIDR": "10.0.0.0/24"},
+        "status": {"images": [{"names": ["a"] * 100}]},
+    }
     refused = ApiError(403, "nodes is forbidden")
     events, api = reflect([refused, ApiError(0, "refused"), refused, page("3", node)], NODES)
 
@@ -153,6 +158,13 @@ def test_nodes_refused_count_as_none_and_are_asked_for_again() -> None:
         (Listed, 1),
     ]
     assert len(events) == 2
+    # Of a Node only its metadata is kept: status changes all the time and is large.
+    (kept,) = events[1].objects  # type: ignore[union-attr]
+    assert kept == {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "n1", "labels": labels},
+    }
     assert [c for c, _ in api.calls] == ["list"] * 4 + ["watch"]
 
 
@@ -203,14 +215,19 @@ def test_a_relist_replaces_the_scope_whole() -> None:
 
 
 def test_a_status_change_alone_is_no_new_view() -> None:
-    scope = Scope(SERVICES, None)
-    store = Store([scope])
+    scope, policies = Scope(SERVICES, None), Scope(POLICIES, None)
+    store = Store([scope, policies])
     statuses: list[None] = []
     store.on_status = lambda: statuses.append(None)
     store.apply(Listed(scope, (service("a"),)))
+    store.apply(Listed(policies, (bcp("p", {}),)))
     store.changed.clear()
 
+    # Another kind's status (a Service's, a Node's heartbeat) is nothing to the status writer.
     store.apply(Changed(scope, service("a", version="2", status={"loadBalancer": {}})))
+    assert not store.changed.is_set() and statuses == []
+    # A policy's status (someone else's write) is: the writer checks ours still stands.
+    store.apply(Changed(policies, {**bcp("p", {}), "status": {"ancestors": []}}))
     assert not store.changed.is_set() and len(statuses) == 1
 
     store.apply(Changed(scope, service("a", version="3", port=9000)))

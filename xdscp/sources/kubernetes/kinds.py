@@ -23,6 +23,9 @@ _PLURALS = {
 # them: Nodes only add regions and subzones to localities; without ReferenceGrants (an older
 # Gateway API install) every cross-namespace backendRef is refused, as with none granted.
 _OPTIONAL = frozenset({"Node", "ReferenceGrant"})
+# Of a Node only its labels are read, and its status (images, conditions, tens of kilobytes)
+# changes all the time: only metadata is kept.
+_METADATA_ONLY = frozenset({"Node"})
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class Resource:
     plural: str
     namespaced: bool = True
     optional: bool = False  # read if allowed; refused, it counts as listed and empty
+    metadata_only: bool = False  # keep only apiVersion, kind and metadata of each object
 
     @classmethod
     def of(cls, model: type[KubeObject]) -> Resource:
@@ -45,6 +49,7 @@ class Resource:
             _PLURALS[model.KIND],
             model.NAMESPACED,
             model.KIND in _OPTIONAL,
+            model.KIND in _METADATA_ONLY,
         )
 
     @property

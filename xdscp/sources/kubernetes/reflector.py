@@ -183,11 +183,11 @@ class Reflector:
 
     def _typed(self, body: JSON) -> JSON:
         # List items of built-in kinds come without apiVersion and kind; the model needs both.
-        return {
-            **body,
-            "apiVersion": self.scope.resource.api_version,
-            "kind": self.scope.resource.kind,
-        }
+        resource = self.scope.resource
+        if resource.metadata_only:
+            meta = {k: v for k, v in (body.get("metadata") or {}).items() if k != "managedFields"}
+            body = {"metadata": meta}
+        return {**body, "apiVersion": resource.api_version, "kind": resource.kind}
 
     def _backoff(self, failures: int) -> float:
         delay = min(self.timing.backoff_initial * 2.0 ** (failures - 1), self.timing.backoff_max)

@@ -97,7 +97,7 @@ class Store:
             key = _key(body)
             new[key], changed = _entry(key, body, old.get(key))
             config_changed |= changed
-            status_changed |= not changed and old[key].body != body
+            status_changed |= not changed and old[key].body != body and scope.resource == POLICIES
         config_changed |= not old.keys() <= new.keys()
         self._entries[scope] = new  # one swap: the view never holds half a list
         self._listed.add(scope)
@@ -106,7 +106,8 @@ class Store:
     def _put(self, scope: Scope, body: JSON) -> None:
         key = _key(body)
         self._entries[scope][key], changed = _entry(key, body, self._entries[scope].get(key))
-        self._notify(changed, not changed)
+        # Only a policy's status is ours to keep true: a Node's heartbeat is nothing to us.
+        self._notify(changed, not changed and scope.resource == POLICIES)
 
     def _notify(self, config_changed: bool, status_changed: bool) -> None:
         if config_changed:
