@@ -1,4 +1,6 @@
-"""The corpus: one BackendConfigPolicy a file (namespace corpus, targeting Service svc).
+"""The corpus: one object a file, named after it, in namespace corpus; mostly policies that
+target Service svc, and the Kubernetes and Gateway API objects Envoy would otherwise NACK.
+Each is validated beside context.yaml (the Service svc, the Gateway gw).
 
 - valid/: admitted by the API server with our CRD, and by `xdscp validate`.
 - invalid/: refused by both; `# expect: <field path>` names the field the error must name.
@@ -19,6 +21,7 @@ import yaml
 from xdscp.app import validate
 
 HERE = Path(__file__).parent
+CONTEXT = HERE / "context.yaml"
 _EXPECT = re.compile(r"^# expect: (\S+)$", re.MULTILINE)
 
 
@@ -38,7 +41,7 @@ def _ids(paths: list[Path]) -> list[str]:
 
 @pytest.mark.parametrize("path", corpus("valid"), ids=_ids(corpus("valid")))
 def test_valid(path: Path) -> None:
-    assert validate((path,)) == []
+    assert validate((CONTEXT, path)) == []
 
 
 @pytest.mark.parametrize(
@@ -48,16 +51,15 @@ def test_valid(path: Path) -> None:
 )
 def test_invalid_names_its_field(path: Path) -> None:
     field = expected_field(path)
-    problems = validate((path,))
-    # A problem reads "<file>: BackendConfigPolicy corpus/<name>: <field>: <message>".
+    problems = validate((CONTEXT, path))
+    # A problem reads "<file>: <Kind> corpus/<name>: <field>: <message>".
     assert any(f"corpus/{path.stem}: {field}: " in p for p in problems), problems
 
 
 @pytest.mark.parametrize("folder", ["valid", "invalid", "stricter"])
-def test_each_file_is_one_policy_in_namespace_corpus(folder: str) -> None:
+def test_each_file_is_one_object_in_namespace_corpus(folder: str) -> None:
     for path in corpus(folder):
         (doc,) = yaml.safe_load_all(path.read_text())
-        assert doc["kind"] == "BackendConfigPolicy", path.name
         identity = {k: doc["metadata"].get(k) for k in ("name", "namespace")}
         assert identity == {"name": path.stem, "namespace": "corpus"}, path.name
 

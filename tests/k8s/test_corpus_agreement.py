@@ -38,15 +38,8 @@ CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 FOLDERS = ("valid", "invalid", "stricter")
 _EXPECT = re.compile(r"^# expect: (\S+)$", re.MULTILINE)
 _NAMESPACE = re.compile(r"^(\s*namespace:\s*)corpus\s*$", re.MULTILINE)
-# The Service every corpus policy targets, as file mode needs it to build a cluster.
-SERVICE = """\
-apiVersion: v1
-kind: Service
-metadata: {name: svc, namespace: corpus}
-spec:
-  ports:
-  - {name: http, port: 8080}
-"""
+# What file mode validates and renders each corpus file beside: the Service svc, the Gateway gw.
+CONTEXT = CORPUS / "context.yaml"
 
 
 def corpus(folder: str) -> list[Path]:
@@ -124,25 +117,27 @@ def api_field_paths(output: str) -> set[str]:
 
 
 def our_field_paths(path: Path) -> tuple[set[str], list[str]]:
-    """The field paths `xdscp validate` names for the file's policy, and its problems."""
-    problems = validate((path,))
-    name = re.escape(f"BackendConfigPolicy corpus/{path.stem}: ")
+    """The field paths `xdscp validate` names for the file's object, and its problems."""
+    problems = validate((CONTEXT, path))
+    name = r"\w+ " + re.escape(f"corpus/{path.stem}: ")
     found = (re.search(name + r"(.+?): ", p) for p in problems)
     return {f.group(1) for f in found if f}, problems
 
 
-def render_beside_service(policy: str, directory: Path) -> str:
-    """`xdscp render` of the policy next to the Service svc it targets."""
+def render_beside_service(text: str, directory: Path) -> str:
+    """`xdscp render` of the object next to the Service svc and the Gateway gw."""
     directory.mkdir()
-    (directory / "svc.yaml").write_text(SERVICE)
-    (directory / "policy.yaml").write_text(policy)
+    (directory / "context.yaml").write_text(CONTEXT.read_text())
+    (directory / "object.yaml").write_text(text)
     return render_files((directory,), "yaml", False, Options())
 
 
 def as_stored_in_corpus(stored: dict[str, Any]) -> str:
-    """The API server's object back in namespace corpus, metadata reduced to its name."""
-    name = stored["metadata"]["name"]
-    return yaml.safe_dump({**stored, "metadata": {"name": name, "namespace": "corpus"}})
+    """The API server's object back in namespace corpus, metadata reduced to name and labels
+    (an EndpointSlice's names its Service)."""
+    meta = stored["metadata"]
+    kept = {"name": meta["name"], "namespace": "corpus", "labels": meta.get("labels", {})}
+    return yaml.safe_dump({**stored, "metadata": kept})
 
 
 # --- valid/ -------------------------------------------------------------------------------
@@ -154,7 +149,7 @@ def test_valid_is_admitted_by_both_and_translates_as_stored(
 ) -> None:
     admission = admissions[path]
     assert admission.accepted, admission.output
-    assert validate((path,)) == []
+    assert validate((CONTEXT, path)) == []
     assert admission.stored is not None
     # The API server fills in the CRD's defaults; file mode must apply the same ones.
     from_file = render_beside_service(path.read_text(), tmp_path / "file")

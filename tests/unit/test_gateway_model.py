@@ -127,7 +127,7 @@ BAD_RULES = {
     "dot segment": ({"matches": [{"path": {"value": "/a/../b"}}]}, "must not contain"),
     "bad regex": (
         {"matches": [{"path": {"type": "RegularExpression", "value": "(("}}]},
-        "invalid regular expression",
+        "not a valid RE2 regular expression",
     ),
     "redirect status": (
         {"filters": [{"type": "RequestRedirect", "requestRedirect": {"statusCode": 307}}]},

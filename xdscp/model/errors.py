@@ -18,6 +18,8 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 # The error type of a schema rule (a CEL rule of the CRD, or a rule Envoy adds).
 RULE = "rule"
+# An unknown field found by a validator of the block holding it; its name is in the context.
+UNKNOWN = "unknown_field"
 
 _JSON_TYPES = {
     "int": "integer",
@@ -36,6 +38,7 @@ _JSON_TYPES = {
 _TEMPLATES = {
     "missing": "Required value",
     "extra_forbidden": "field not declared in schema",
+    UNKNOWN: "field not declared in schema",
     RULE: "Invalid value: {shown}: {message}",
     "greater_than_equal": "Invalid value: {shown}: should be greater than or equal to {ge}",
     "less_than_equal": "Invalid value: {shown}: should be less than or equal to {le}",
@@ -51,12 +54,19 @@ def rule_error(message: str) -> PydanticCustomError:
     return PydanticCustomError(RULE, "{message}", {"message": message})
 
 
+def unknown_field(name: str) -> PydanticCustomError:
+    return PydanticCustomError(UNKNOWN, "unknown field {field}", {"field": name})
+
+
 def describe(err: ValidationError) -> Iterator[tuple[str, str]]:
     """(field path, message) for every error, paths written as kubectl writes them."""
     for detail in err.errors(include_url=False):
         if _counts_failed_items(detail):
             continue
-        yield _path(detail["loc"]), _message(detail)
+        loc = detail["loc"]
+        if detail["type"] == UNKNOWN:
+            loc = (*loc, detail.get("ctx", {})["field"])
+        yield _path(loc), _message(detail)
 
 
 def _counts_failed_items(detail: ErrorDetails) -> bool:

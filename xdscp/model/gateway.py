@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, ClassVar, Literal
 
+import re2
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from xdscp.model.base import KubeObject, Lenient
@@ -39,11 +40,25 @@ SectionName = Annotated[
 Path = Annotated[str, StringConstraints(max_length=1024, pattern=r"^/")]
 
 
+# Envoy compiles regular expressions with RE2 and refuses a program larger than this (its
+# `re2.max_program_size.error_level` default): Python's `re` would accept what Envoy NACKs.
+RE2_MAX_PROGRAM_SIZE = 100
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+# The CRD's CEL: the characters an Exact or PathPrefix path may hold (RFC 3986 pchar and '/').
+_PATH_CHARACTERS = r"^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$"
+
+
 def _check_regex(pattern: str) -> None:
     try:
-        re.compile(pattern)
-    except re.error as err:
-        raise ValueError(f"invalid regular expression {pattern!r}: {err}") from None
+        size = re2.compile(pattern, _RE2_OPTIONS).programsize
+    except re2.error as err:
+        reason = err.args[0].decode() if err.args and isinstance(err.args[0], bytes) else err
+        raise ValueError(f"not a valid RE2 regular expression: {reason}") from None
+    if size > RE2_MAX_PROGRAM_SIZE:
+        raise ValueError(
+            f"RE2 program size {size} is more than Envoy's limit of {RE2_MAX_PROGRAM_SIZE}"
+        )
 
 
 def _unique(field: str, names: list[str]) -> None:
@@ -141,6 +156,11 @@ class PathMatch(Lenient):
         if self.value.endswith(("/..", "/.")):
             raise ValueError(
                 "value must not end with '/..' or '/.' when type one of ['Exact', 'PathPrefix']"
+            )
+        if not re.match(_PATH_CHARACTERS, self.value):
+            raise ValueError(
+                f"must only contain valid characters (matching {_PATH_CHARACTERS}) for types "
+                "['Exact', 'PathPrefix']"
             )
         return self
 

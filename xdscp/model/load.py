@@ -102,8 +102,11 @@ def _load_one(doc: Document, previous: Mapping[ObjectKey, KubeObject], out: Load
     key = (kind, namespace, name)
     try:
         obj = cls.model_validate(body)
+        refused = list(obj.invalid())
     except ValidationError as err:
-        out.problems.extend(problem(path, message) for path, message in describe(err))
+        refused = list(describe(err))
+    if refused:
+        out.problems.extend(problem(path, message) for path, message in refused)
         if key in previous:
             out.objects[key] = previous[key]
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 
@@ -19,6 +20,8 @@ class Problem:
     @property
     def object(self) -> str:
         ref = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        if not ref.isprintable():  # a refused name must not forge a line of its own
+            ref = json.dumps(ref)
         return f"{self.kind} {ref}" if self.kind else ref
 
     def __str__(self) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
+from collections.abc import Iterator
 from enum import Enum
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from xdscp.model.base import KubeObject, Lenient
+from xdscp.model.base import DNS_1035_LABEL, KubeObject, Lenient
 
 # Port names and appProtocols that mean the upstream speaks HTTP/2 (as kgateway decides it).
 HTTP2_PROTOCOLS = frozenset({"http2", "grpc", "grpc-web", "kubernetes.io/h2c"})
@@ -33,6 +36,7 @@ class ServiceSpec(Lenient):
 class Service(KubeObject):
     GROUP = ""
     KIND = "Service"
+    NAME_RULE = DNS_1035_LABEL
 
     spec: ServiceSpec = ServiceSpec()
 
@@ -85,10 +89,33 @@ class EndpointSlice(KubeObject):
     KIND = "EndpointSlice"
     SERVICE_LABEL: ClassVar[str] = "kubernetes.io/service-name"
 
-    address_type: str = "IPv4"
+    address_type: Literal["IPv4", "IPv6", "FQDN"] = "IPv4"
     endpoints: tuple[Endpoint, ...] = ()
     ports: tuple[EndpointPort, ...] = ()
+
+    def invalid(self) -> Iterator[tuple[str, str]]:
+        yield from super().invalid()
+        if self.address_type == "FQDN":  # as kgateway: reported and left out
+            yield "addressType", 'Unsupported value: "FQDN": xdscp serves IPv4 and IPv6 slices'
+            return
+        for i, endpoint in enumerate(self.endpoints):
+            for j, address in enumerate(endpoint.addresses):
+                if not _is_ip(address, self.address_type):
+                    yield (
+                        f"endpoints[{i}].addresses[{j}]",
+                        f"Invalid value: {json.dumps(address)}: must be a valid "
+                        f"{self.address_type} address",
+                    )
 
     @property
     def service_name(self) -> str | None:
         return self.metadata.labels.get(self.SERVICE_LABEL)
+
+
+def _is_ip(address: str, family: str) -> bool:
+    kind = ipaddress.IPv4Address if family == "IPv4" else ipaddress.IPv6Address
+    try:
+        kind(address)
+    except ValueError:
+        return False
+    return True
