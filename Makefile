@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: demo test lint typecheck k8s golden soak clean
+.PHONY: demo test lint typecheck k8s deploy-render golden soak clean
 
 $(BIN)/xdscp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,13 @@ lint: $(BIN)/xdscp
 typecheck: $(BIN)/xdscp
 	$(BIN)/mypy
 
-# The real kube-apiserver, etcd and kubectl, built once into ~/.cache (see tests/k8s/build).
+# The real kube-apiserver, etcd, kubectl and helm, built once into ~/.cache (see tests/k8s/build).
 k8s:
 	tests/k8s/build/build.sh
+
+# deploy/kubernetes and deploy/crds from the Helm chart (deploy/helm/xdscp), default values.
+deploy-render: $(BIN)/xdscp k8s
+	$(BIN)/python -m tests.k8s.chart
 
 test: lint typecheck k8s
 	$(BIN)/pytest $(ARGS)

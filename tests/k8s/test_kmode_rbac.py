@@ -81,6 +81,42 @@ def can_i(cluster: KubeCluster, user: str, *args: str) -> str:
     return cluster.kubectl("auth", "can-i", f"--as={user}", *args).stdout.strip()
 
 
+def assert_least_privilege(cluster: KubeCluster, user: str, namespace: str, lease: str) -> None:
+    """`user` (xdscp's ServiceAccount in `namespace`, electing on Lease `lease`) may do what
+    xdscp needs and no more: read what it translates, write status, hold its Lease."""
+    allowed = [
+        ("watch", "services", "-A"),
+        ("list", "endpointslices.discovery.k8s.io", "-A"),
+        ("watch", "gateways.gateway.networking.k8s.io", "-A"),
+        ("watch", "httproutes.gateway.networking.k8s.io", "-A"),
+        ("watch", "referencegrants.gateway.networking.k8s.io", "-A"),
+        ("watch", "backendconfigpolicies.gateway.kgateway.dev", "-A"),
+        ("watch", "backends.gateway.kgateway.dev", "-A"),
+        ("watch", "nodes"),  # optional (15-rbac-nodes.yaml): regions for localities
+        ("patch", "backendconfigpolicies.gateway.kgateway.dev", "--subresource=status", "-A"),
+        ("patch", "gateways.gateway.networking.k8s.io", "--subresource=status", "-A"),
+        ("patch", "httproutes.gateway.networking.k8s.io", "--subresource=status", "-A"),
+        ("create", "leases.coordination.k8s.io", "-n", namespace),
+        ("update", f"leases.coordination.k8s.io/{lease}", "-n", namespace),
+    ]
+    refused = [
+        ("patch", "backendconfigpolicies.gateway.kgateway.dev", "-A"),
+        ("update", "backendconfigpolicies.gateway.kgateway.dev", "-A"),
+        ("patch", "gateways.gateway.networking.k8s.io", "-A"),
+        ("update", "gateways.gateway.networking.k8s.io", "-A"),
+        ("patch", "httproutes.gateway.networking.k8s.io", "-A"),
+        ("update", "httproutes.gateway.networking.k8s.io", "--subresource=status", "-A"),
+        ("patch", "referencegrants.gateway.networking.k8s.io", "-A"),
+        ("delete", "services", "-A"),
+        ("patch", "nodes"),
+        ("get", "secrets", "-A"),
+        ("update", "leases.coordination.k8s.io/kube-scheduler", "-n", namespace),
+        ("create", "leases.coordination.k8s.io", "-n", "default"),
+    ]
+    assert {a: can_i(cluster, user, *a) for a in allowed} == {a: "yes" for a in allowed}
+    assert {a: can_i(cluster, user, *a) for a in refused} == {a: "no" for a in refused}
+
+
 def test_the_deploy_tree_applies_again_unchanged(deployed: None, k8s_cluster: KubeCluster) -> None:
     again = k8s_cluster.kubectl(
         "apply", "--server-side", "-f", str(DEPLOY / "crds"), "-f", str(DEPLOY / "kubernetes")
@@ -126,37 +162,7 @@ def test_the_service_account_may_do_what_xdscp_needs_and_no_more(
         TIMEOUT,
         "the ClusterRoleBinding to take effect",
     )
-    allowed = [
-        ("watch", "services", "-A"),
-        ("list", "endpointslices.discovery.k8s.io", "-A"),
-        ("watch", "gateways.gateway.networking.k8s.io", "-A"),
-        ("watch", "httproutes.gateway.networking.k8s.io", "-A"),
-        ("watch", "referencegrants.gateway.networking.k8s.io", "-A"),
-        ("watch", "backendconfigpolicies.gateway.kgateway.dev", "-A"),
-        ("watch", "backends.gateway.kgateway.dev", "-A"),
-        ("watch", "nodes"),  # optional (15-rbac-nodes.yaml): regions for localities
-        ("patch", "backendconfigpolicies.gateway.kgateway.dev", "--subresource=status", "-A"),
-        ("patch", "gateways.gateway.networking.k8s.io", "--subresource=status", "-A"),
-        ("patch", "httproutes.gateway.networking.k8s.io", "--subresource=status", "-A"),
-        ("create", "leases.coordination.k8s.io", "-n", NAMESPACE),
-        ("update", "leases.coordination.k8s.io/xdscp", "-n", NAMESPACE),
-    ]
-    refused = [
-        ("patch", "backendconfigpolicies.gateway.kgateway.dev", "-A"),
-        ("update", "backendconfigpolicies.gateway.kgateway.dev", "-A"),
-        ("patch", "gateways.gateway.networking.k8s.io", "-A"),
-        ("update", "gateways.gateway.networking.k8s.io", "-A"),
-        ("patch", "httproutes.gateway.networking.k8s.io", "-A"),
-        ("update", "httproutes.gateway.networking.k8s.io", "--subresource=status", "-A"),
-        ("patch", "referencegrants.gateway.networking.k8s.io", "-A"),
-        ("delete", "services", "-A"),
-        ("patch", "nodes"),
-        ("get", "secrets", "-A"),
-        ("update", "leases.coordination.k8s.io/kube-scheduler", "-n", NAMESPACE),
-        ("create", "leases.coordination.k8s.io", "-n", "default"),
-    ]
-    assert {a: can_i(k8s_cluster, USER, *a) for a in allowed} == {a: "yes" for a in allowed}
-    assert {a: can_i(k8s_cluster, USER, *a) for a in refused} == {a: "no" for a in refused}
+    assert_least_privilege(k8s_cluster, USER, NAMESPACE, lease="xdscp")
 
 
 @pytest.fixture

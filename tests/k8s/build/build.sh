@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kubectl and etcd from their pinned Go modules, once, into
-# ~/.cache/xdscp/k8s/<versions>/bin, and fetches the Gateway API CRDs beside them.
+# ~/.cache/xdscp/k8s/<versions>/bin, helm into ~/.cache/xdscp/k8s/helm-<version>/bin,
+# and fetches the Gateway API CRDs beside them.
 # A second run only prints "reusing ...". XDSCP_K8S_BIN=<dir with the three
 # binaries> skips the build. See tests/k8s/README.md.
 set -euo pipefail
@@ -54,6 +55,20 @@ build_binaries() {
     echo "built in $((SECONDS - start)) s"
 }
 
+build_helm() {
+    local out=$1 tmp="$1.partial"
+    local start=$SECONDS
+    echo "building helm $HELM_VERSION into $out (a few minutes when cold)"
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    # The version variable makes `helm version` report the release, as upstream's Makefile does.
+    (cd "$here/helm" && "$go" build -p 2 -trimpath \
+        -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" \
+        -o "$tmp/helm" helm.sh/helm/v4/cmd/helm)
+    "$tmp/helm" version --short
+    rm -rf "$out" && mv "$tmp" "$out"
+    echo "built helm in $((SECONDS - start)) s"
+}
+
 fetch_gateway_api_crds() {
     local json dir sum f tmp="$crd_dir.partial"
     # The hash is checked against versions.sh instead of the checksum database.
@@ -89,6 +104,15 @@ main() {
         echo "reusing $K8S_CACHE_DIR/bin"
     else
         build_binaries "$K8S_CACHE_DIR/bin"
+    fi
+
+    if [[ -n ${XDSCP_HELM:-} ]]; then
+        [[ -x $XDSCP_HELM ]] || { echo "XDSCP_HELM=$XDSCP_HELM is not executable" >&2; exit 1; }
+        echo "reusing helm XDSCP_HELM=$XDSCP_HELM"
+    elif [[ -x $HELM_CACHE_DIR/bin/helm ]]; then
+        echo "reusing $HELM_CACHE_DIR/bin/helm"
+    else
+        build_helm "$HELM_CACHE_DIR/bin"
     fi
 
     if [[ -n ${XDSCP_GATEWAY_API_CRDS:-} ]]; then

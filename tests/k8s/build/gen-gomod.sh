@@ -7,7 +7,7 @@
 # of those sibling modules with its published version builds them. The replace
 # list is read from the upstream go.mod rather than typed by hand, so a version
 # bump is a one-line change here. Run this only to change versions; build.sh uses
-# the committed go.mod/go.sum.
+# the committed go.mod/go.sum. Arguments name the modules to regenerate (default: all).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -52,7 +52,18 @@ gen() {
     (cd "$dir" && "$go" mod tidy)
 }
 
-gen "$here/apiserver" k8s.io/kubernetes "$K8S_VERSION" "$K8S_STAGING_VERSION" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
-gen "$here/etcd" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "$ETCD_VERSION" \
-    go.etcd.io/etcd/server/v3
+# Which modules to regenerate: all by default, or those named (apiserver, etcd, helm).
+targets=" $* "
+wanted() { [[ $targets == "  " || $targets == *" $1 "* ]]; }
+
+if wanted apiserver; then
+    gen "$here/apiserver" k8s.io/kubernetes "$K8S_VERSION" "$K8S_STAGING_VERSION" \
+        k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+fi
+if wanted etcd; then
+    gen "$here/etcd" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "$ETCD_VERSION" \
+        go.etcd.io/etcd/server/v3
+fi
+if wanted helm; then
+    gen "$here/helm" helm.sh/helm/v4 "$HELM_VERSION" "$HELM_VERSION" helm.sh/helm/v4/cmd/helm
+fi

@@ -13,3 +13,6 @@ XDSCP_GO_CACHE=$XDSCP_CACHE/go
 # go.sum hash of the Gateway API module zip: checked after download, so the CRDs are
 # pinned even where the checksum database cannot be reached (GOSUMDB=off below).
 GATEWAY_API_SUM=h1:mock6phZbI6rvZerwrVNk7hVNymQgHo+6sJ81Ia7ftY=
+# helm, built from its Go module (helm/go.mod) into its own cache dir beside the binaries above.
+HELM_VERSION=v4.3.2
+HELM_CACHE_DIR=$XDSCP_CACHE/k8s/helm-$HELM_VERSION
