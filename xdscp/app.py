@@ -8,7 +8,7 @@ import logging
 import signal
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,8 @@ from typing import Any
 from xdscp import render, statustable
 from xdscp.cache import SnapshotCache
 from xdscp.errors import UserError
+from xdscp.model.backendconfigpolicy import BackendConfigPolicy
+from xdscp.model.problems import Problem
 from xdscp.pipeline import Pipeline
 from xdscp.resourcetypes import CLUSTER, SHORT_NAMES
 from xdscp.server.admin import start_admin
@@ -28,7 +30,8 @@ from xdscp.snapshot import Snapshot
 from xdscp.sources import Update
 from xdscp.sources.files import REMOVAL_GRACE_SECONDS, SUFFIXES, FileSource
 from xdscp.sources.kubernetes import KubernetesConfig, KubernetesSource
-from xdscp.translate import Options, translate
+from xdscp.status import Accepted
+from xdscp.translate import Options, Translation, translate
 from xdscp.verify import Check, compare, dynamic_clusters
 
 log = logging.getLogger("xdscp")
@@ -159,11 +162,40 @@ def existing(paths: tuple[Path, ...]) -> tuple[Path, ...]:
     return paths
 
 
-def validate(paths: tuple[Path, ...]) -> list[str]:
-    """Every problem in the files, as `xdscp validate` prints them."""
+@dataclass(frozen=True)
+class Findings:
+    """What `xdscp validate` reports. An error: xdscp refuses the object (or the file) as
+    written and keeps serving its last good version. A warning: the object is served as
+    written, but may not do what was meant (a missing target or backend, a part that does not
+    apply to its target, a kind xdscp does not read)."""
+
+    errors: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+
+
+def findings(paths: tuple[Path, ...]) -> Findings:
     update = load(existing(paths))
     translation = translate(update.resources)
-    return [str(p) for p in sorted((*update.problems, *translation.problems))]
+    found = sorted(
+        (*update.problems, *translation.problems, *_policy_warnings(translation, update))
+    )
+    return Findings(tuple(p for p in found if not p.warning), tuple(p for p in found if p.warning))
+
+
+def validate(paths: tuple[Path, ...]) -> list[str]:
+    """Every error in the files (warnings aside), as `xdscp validate` prints them."""
+    return [str(p) for p in findings(paths).errors]
+
+
+def _policy_warnings(translation: Translation, update: Update) -> Iterator[Problem]:
+    """A policy accepted with a reservation (TargetNotFound, PartiallyValid), per target."""
+    for status in translation.statuses:
+        key = (BackendConfigPolicy.KIND, status.namespace, status.name)
+        source = update.resources.origins.get(key, "")
+        for target in status.ancestors:
+            if target.accepted in (Accepted.TARGET_NOT_FOUND, Accepted.PARTIALLY_VALID):
+                message = f"{target.accepted.value}: {target.accepted_message}"
+                yield Problem(source, *key, "", message, warning=True)
 
 
 def verify(admin: str, paths: tuple[Path, ...]) -> list[Check]:

@@ -112,12 +112,12 @@ def _kubernetes(args: argparse.Namespace) -> app.KubernetesConfig:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    problems = app.validate(tuple(args.paths))
-    for problem in problems:
+    found = app.findings(tuple(args.paths))
+    for problem in (*found.errors, *found.warnings):
         print(problem)
-    if not problems:
-        print("all valid")
-    return 1 if problems else 0
+    errors, warnings = len(found.errors), len(found.warnings)
+    print(f"{errors} errors, {warnings} warnings" if errors or warnings else "all valid")
+    return 1 if errors or (warnings and args.strict) else 0
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -234,6 +234,7 @@ def _add_kubernetes(parser: argparse.ArgumentParser) -> None:
 
 def _add_validate(parser: argparse.ArgumentParser) -> None:
     _add_paths(parser, "+")
+    parser.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
 
 
 def _add_render(parser: argparse.ArgumentParser) -> None:
@@ -302,7 +303,12 @@ Verb = tuple[
 ]
 VERBS: tuple[Verb, ...] = (
     ("serve", "serve xDS to Envoys from YAML files or Kubernetes", _add_serve, _serve),
-    ("validate", "check files; exit 1 listing every problem", _add_validate, _validate),
+    (
+        "validate",
+        "check files: every error and warning; exit 1 on an error",
+        _add_validate,
+        _validate,
+    ),
     ("render", "print the Envoy resources files translate to", _add_render, _render),
     ("verify", "check a live Envoy's clusters against files", _add_verify, _verify),
     ("status", "which Envoy has ACKed which version, per type", _add_status, _status),

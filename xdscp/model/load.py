@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from xdscp.model.backendconfigpolicy import Backend, BackendConfigPolicy
 from xdscp.model.base import KubeObject
+from xdscp.model.catalog import unknown_kind
 from xdscp.model.errors import describe
 from xdscp.model.gateway import Gateway, HTTPRoute, ReferenceGrant
 from xdscp.model.node import Node
@@ -51,7 +52,8 @@ def object_key(obj: KubeObject) -> ObjectKey:
 def load(docs: Iterable[Document], previous: Mapping[ObjectKey, KubeObject]) -> Loaded:
     """Validate each document; an invalid one keeps the previous good version of its object.
 
-    Kinds xdscp does not read (a Deployment beside the Service) are skipped without a word.
+    A kind xdscp does not read (a Deployment beside the Service) is reported as ignored, with
+    a warning; an unknown kind of a group xdscp reads (`BackendConfigPolicyy`) is an error.
     """
     loaded = Loaded()
     for doc in docs:
@@ -81,8 +83,8 @@ def _load_one(doc: Document, previous: Mapping[ObjectKey, KubeObject], out: Load
         return
     kind, namespace, name = _identity(body)
 
-    def problem(field_path: str, message: str) -> Problem:
-        return Problem(doc.source, kind, namespace, name, field_path, message)
+    def problem(field_path: str, message: str, warning: bool = False) -> Problem:
+        return Problem(doc.source, kind, namespace, name, field_path, message, warning)
 
     api_version = body.get("apiVersion")
     if not isinstance(api_version, str) or not isinstance(body.get("kind"), str):
@@ -91,6 +93,12 @@ def _load_one(doc: Document, previous: Mapping[ObjectKey, KubeObject], out: Load
     group, _, version = api_version.rpartition("/")
     cls = _BY_GROUP_KIND.get((group, kind))
     if cls is None:
+        typo = unknown_kind(group, kind)
+        if typo:
+            out.problems.append(problem("kind", typo))
+        else:
+            message = f"{api_version} {kind} is not read by xdscp; ignored"
+            out.problems.append(problem("", message, warning=True))
         return
     if not cls.NAMESPACED:  # the API server drops a namespace given to a Node; so do we
         namespace = ""

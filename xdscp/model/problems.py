@@ -16,6 +16,9 @@ class Problem:
     name: str
     field: str  # the field path, e.g. spec.tcpKeepalive.keepAliveTime; "" for the whole object
     message: str
+    # A warning: the object is served as written, but may not do what was meant (a reference
+    # to something missing, a part that does not apply, a kind xdscp ignores).
+    warning: bool = False
 
     @property
     def object(self) -> str:
@@ -26,4 +29,5 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.field}: " if self.field else ""
-        return f"{self.source}: {self.object}: {where}{self.message}"
+        severity = "warning: " if self.warning else ""
+        return f"{severity}{self.source}: {self.object}: {where}{self.message}"

@@ -44,9 +44,9 @@ def translate_route(route: HTTPRoute, resources: Resources) -> TranslatedRoute:
     dropped: list[str] = []
     envoy_routes: list[route_components_pb2.Route] = []
 
-    def problem(field: str, message: str) -> None:
+    def problem(field: str, message: str, warning: bool = False) -> None:
         source = resources.origin(route, SOURCE)
-        problems.append(Problem(source, route.KIND, *route.key, field, message))
+        problems.append(Problem(source, route.KIND, *route.key, field, message, warning))
 
     for index, rule in enumerate(route.spec.rules):
         where = f"spec.rules[{index}]"
@@ -60,7 +60,8 @@ def translate_route(route: HTTPRoute, resources: Resources) -> TranslatedRoute:
         for i, ref in enumerate(rule.backend_refs):
             cluster = resolve(ref, route, resources)
             if isinstance(cluster, Unresolved):
-                problem(f"{where}.backendRefs[{i}]", cluster.message)
+                # Valid as written (Gateway API: the rule answers 500): a warning.
+                problem(f"{where}.backendRefs[{i}]", cluster.message, warning=True)
                 unresolved.append(cluster)
             elif ref.weight > 0:
                 clusters.append((cluster, ref.weight))
