@@ -98,24 +98,25 @@ class EndpointSlice(KubeObject):
         if self.address_type == "FQDN":  # as kgateway: reported and left out
             yield "addressType", 'Unsupported value: "FQDN": xdscp serves IPv4 and IPv6 slices'
             return
+        # Worded and placed as the API server places them: not an IP at all names the
+        # address, an IP of the other family names the list.
         for i, endpoint in enumerate(self.endpoints):
             for j, address in enumerate(endpoint.addresses):
-                if not _is_ip(address, self.address_type):
+                try:
+                    ip = ipaddress.ip_address(address)
+                except ValueError:
                     yield (
                         f"endpoints[{i}].addresses[{j}]",
-                        f"Invalid value: {json.dumps(address)}: must be a valid "
+                        f"Invalid value: {json.dumps(address)}: must be a valid IP address",
+                    )
+                    continue
+                if f"IPv{ip.version}" != self.address_type:
+                    yield (
+                        f"endpoints[{i}].addresses",
+                        f"Invalid value: {json.dumps(address)}: must be an "
                         f"{self.address_type} address",
                     )
 
     @property
     def service_name(self) -> str | None:
         return self.metadata.labels.get(self.SERVICE_LABEL)
-
-
-def _is_ip(address: str, family: str) -> bool:
-    kind = ipaddress.IPv4Address if family == "IPv4" else ipaddress.IPv6Address
-    try:
-        kind(address)
-    except ValueError:
-        return False
-    return True
