@@ -21,11 +21,11 @@ from prometheus_client import Counter
 from bench import measure
 from bench.fleet import Model
 from xdscp.cache import SnapshotCache
+from xdscp.metrics import Metrics
 from xdscp.pipeline import Pipeline
 from xdscp.resourcetypes import SHORT_NAMES
 from xdscp.server.ads import AdsServicer, start_server
 from xdscp.server.fleet import Fleet
-from xdscp.server.metrics import Metrics
 from xdscp.snapshot import Snapshot
 from xdscp.sources import Update
 from xdscp.translate import Options
@@ -68,9 +68,9 @@ class Harness:
         self._publish()
 
     def _publish(self) -> Snapshot:
-        snapshot = self.pipeline.apply(Update(self.model.resources(), ()))
-        assert snapshot is not None
-        return snapshot
+        served = self.pipeline.apply(Update(self.model.resources(), ()))
+        assert served is not None
+        return served.snapshot
 
     async def change(self, request: web.Request) -> web.Response:
         if self.profile and self.profiler is None:  # from the first change to the end
@@ -89,7 +89,7 @@ class Harness:
         streams = self.fleet.describe()
         rss, hwm = measure.memory()
         latest = streams[-1]["types"] if streams else {}
-        snapshot = self.pipeline.snapshot
+        snapshot = self.pipeline.served.snapshot if self.pipeline.served else None
         return _json(
             {
                 "streams": len(streams),

@@ -16,20 +16,21 @@ from typing import Any
 from xdscp import render, statustable
 from xdscp.cache import SnapshotCache
 from xdscp.errors import UserError
+from xdscp.metrics import Metrics
 from xdscp.model.backendconfigpolicy import BackendConfigPolicy
 from xdscp.model.problems import Problem
 from xdscp.pipeline import Pipeline
-from xdscp.resourcetypes import CLUSTER, SHORT_NAMES
+from xdscp.resourcetypes import CLUSTER
+from xdscp.served import Served, Sink
 from xdscp.server.admin import start_admin
 from xdscp.server.admission import BOUNDS, Limits
 from xdscp.server.ads import DEFAULT_MAX_MESSAGE_BYTES, AdsServicer, start_server
 from xdscp.server.auth import TlsConfig
 from xdscp.server.fleet import Fleet
-from xdscp.server.metrics import Metrics
-from xdscp.snapshot import Snapshot
 from xdscp.sources import Update
 from xdscp.sources.files import REMOVAL_GRACE_SECONDS, SUFFIXES, FileSource
 from xdscp.sources.kubernetes import KubernetesConfig, KubernetesSource
+from xdscp.sources.kubernetes.statussink import PolicyStatusSink
 from xdscp.status import Accepted
 from xdscp.translate import Options, Translation, translate
 from xdscp.verify import Check, compare, dynamic_clusters
@@ -69,11 +70,13 @@ class ServeConfig:
 async def serve(config: ServeConfig) -> None:
     metrics, fleet, cache = Metrics(), Fleet(), SnapshotCache()
     pipeline = Pipeline(cache, metrics, Options(config.listener_address, config.local_cluster))
-    source = (
-        KubernetesSource(config.kubernetes)
-        if config.kubernetes
-        else FileSource(config.paths, grace=REMOVAL_GRACE_SECONDS)
-    )
+    source: KubernetesSource | FileSource
+    sinks: list[Sink] = []  # where the findings of each update served go
+    if config.kubernetes:
+        source = KubernetesSource(config.kubernetes)
+        sinks.append(PolicyStatusSink(source, metrics.registry))
+    else:
+        source = FileSource(config.paths, grace=REMOVAL_GRACE_SECONDS)
     # Listen first (liveness, and Envoys may connect), serve nothing before the first full view:
     # with no snapshot in the cache a stream waits, and /readyz says 503.
     server, xds_port = await start_server(
@@ -87,16 +90,16 @@ async def serve(config: ServeConfig) -> None:
         admin, admin_port = await start_admin(
             config.admin_host,
             config.admin_port,
-            status=lambda: _status(pipeline, fleet, cache),
-            policies=pipeline.describe,
-            ready=lambda: pipeline.snapshot is not None,
+            served=lambda: pipeline.served,
+            fleet=fleet,
+            cache=cache,
             metrics=metrics,
         )
     except BaseException:  # the admin port is taken: stop gRPC before the loop closes
         await server.stop(grace=None)
         raise
     updates = source.updates()
-    pipeline.apply(await anext(updates))
+    _publish(pipeline.apply(await anext(updates)), sinks)
     log.info(
         "serving xDS on port %d (%s), admin on %s:%d",
         *(xds_port, transport(config.tls), config.admin_host, admin_port),
@@ -107,15 +110,14 @@ async def serve(config: ServeConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(_follow(updates, pipeline))]
-    if isinstance(source, KubernetesSource):
-        tasks.append(asyncio.create_task(source.write_status(pipeline, metrics.registry)))
+    tasks = [asyncio.create_task(_follow(updates, pipeline, sinks))]
+    tasks += [asyncio.create_task(sink.run()) for sink in sinks]
     try:
         await stop.wait()
     finally:
         for task in tasks:
             task.cancel()
-        # Wait for them: the status writer hands its Lease over to the other replicas.
+        # Wait for them: a status sink hands its Lease over to the other replicas.
         await asyncio.gather(*tasks, return_exceptions=True)
         await server.stop(grace=1)
         await admin.cleanup()
@@ -128,24 +130,16 @@ def transport(tls: TlsConfig | None) -> str:
     return "mTLS, client certificates required" if tls.client_ca else "TLS"
 
 
-def _status(pipeline: Pipeline, fleet: Fleet, cache: SnapshotCache) -> dict[str, Any]:
-    """The admin /status document: the snapshot's versions, each group's, and every stream's."""
-    snapshot = pipeline.snapshot
-    return {
-        "snapshot": snapshot.version if snapshot else "(none)",
-        "versions": _versions(snapshot),
-        "groups": {group: _versions(s) for group, s in sorted(pipeline.groups.items())},
-        "streams": fleet.describe(cache.explain),
-    }
-
-
-def _versions(snapshot: Snapshot | None) -> dict[str, str]:
-    return {SHORT_NAMES[t]: v for t, v in snapshot.versions.items()} if snapshot else {}
-
-
-async def _follow(updates: AsyncIterator[Update], pipeline: Pipeline) -> None:
+async def _follow(updates: AsyncIterator[Update], pipeline: Pipeline, sinks: list[Sink]) -> None:
     async for update in updates:
-        pipeline.apply(update)
+        _publish(pipeline.apply(update), sinks)
+
+
+def _publish(served: Served | None, sinks: list[Sink]) -> None:
+    if served is None:
+        return  # nothing served yet: translating the first view failed
+    for sink in sinks:
+        sink.publish(served.findings)
 
 
 def load(paths: tuple[Path, ...]) -> Update:

@@ -15,9 +15,9 @@ from typing import Any
 from envoy.service.discovery.v3 import discovery_pb2
 
 from xdscp.cache import SnapshotCache
+from xdscp.metrics import Metrics
 from xdscp.server.ads import AdsServicer
 from xdscp.server.fleet import Fleet
-from xdscp.server.metrics import Metrics
 
 RECV_TIMEOUT = 10
 

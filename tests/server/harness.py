@@ -19,13 +19,13 @@ from envoy.config.listener.v3 import listener_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 
 from xdscp.cache import SnapshotCache
+from xdscp.metrics import Metrics
 from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.resourcetypes import ENDPOINT as EDS
 from xdscp.resourcetypes import LISTENER as LDS
 from xdscp.server.admission import Limits
 from xdscp.server.ads import AdsServicer, start_server
 from xdscp.server.fleet import Fleet
-from xdscp.server.metrics import Metrics
 from xdscp.snapshot import Snapshot
 from xdscp.translate import Translation
 

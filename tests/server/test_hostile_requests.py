@@ -10,10 +10,10 @@ from envoy.service.discovery.v3 import discovery_pb2
 
 from tests.server.harness import names_of, run, snapshot, sotw, stream
 from xdscp.cache import SnapshotCache
+from xdscp.metrics import Metrics
 from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.server.ads import SERVICE, AdsServicer, start_server
 from xdscp.server.fleet import Fleet
-from xdscp.server.metrics import Metrics
 
 LIMIT = 64 * 1024
 

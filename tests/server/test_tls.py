@@ -16,13 +16,13 @@ from tests.cli.run import xdscp
 from tests.live import ROOT
 from tests.server.harness import snapshot
 from xdscp.cache import SnapshotCache
+from xdscp.metrics import Metrics
 from xdscp.processes import Envoy, Xdscp, bootstrap, wait_for
 from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.resourcetypes import ENDPOINT as EDS
 from xdscp.server.ads import AdsServicer, start_server
 from xdscp.server.auth import TlsConfig
 from xdscp.server.fleet import Fleet
-from xdscp.server.metrics import Metrics
 from xdscp.server.stream import Request
 
 

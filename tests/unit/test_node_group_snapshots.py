@@ -11,11 +11,11 @@ from envoy.config.core.v3 import base_pb2
 
 from xdscp.cache import SnapshotCache
 from xdscp.groups import INVALID, UNNAMED, NodeGroup, identify
+from xdscp.metrics import Metrics
 from xdscp.model.load import Document, load
 from xdscp.model.resources import Resources
 from xdscp.pipeline import Pipeline
 from xdscp.resourcetypes import CLUSTER, ENDPOINT, LISTENER, ROUTE
-from xdscp.server.metrics import Metrics
 from xdscp.sources import Update
 from xdscp.translate import Options
 
@@ -115,7 +115,7 @@ class Woken:
 def served() -> tuple[Pipeline, SnapshotCache]:
     cache = SnapshotCache()
     pipeline = Pipeline(cache, Metrics(), Options())
-    pipeline.apply(update(WORLD))
+    assert pipeline.apply(update(WORLD)) is not None
     return pipeline, cache
 
 
@@ -137,7 +137,7 @@ def test_each_gateway_gets_its_listeners_routes_and_the_clusters_they_use() -> N
 
 def test_two_gateways_may_listen_on_the_same_port() -> None:
     pipeline, cache = served()
-    assert pipeline.problems == ()
+    assert pipeline.served is not None and pipeline.served.findings.problems == ()
     assert cache.get(PUBLIC) is not None and cache.get(INTERNAL) is not None
 
 
@@ -176,9 +176,10 @@ def test_the_unnamed_group_gets_every_cluster_and_the_only_gateway() -> None:
     assert names(cache, UNNAMED, LISTENER) == set()  # two Gateways: which one is not guessed
     assert "kube_apps_unrouted_80" in names(cache, UNNAMED, CLUSTER)
     assert "names no Gateway, and there are 2" in cache.explain(NodeGroup(UNNAMED))
-    pipeline.apply(update([o for o in WORLD if o["metadata"]["name"] not in ("internal",)]))
+    now = pipeline.apply(update([o for o in WORLD if o["metadata"]["name"] != "internal"]))
     assert names(cache, UNNAMED, LISTENER) == {"infra/public/http"}
-    assert cache.get(UNNAMED) is pipeline.snapshot  # everything: the whole snapshot itself
+    assert now is not None
+    assert cache.get(UNNAMED) is now.snapshot  # everything: the whole snapshot itself
     assert cache.explain(NodeGroup(UNNAMED)) == ""
 
 

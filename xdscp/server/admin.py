@@ -1,4 +1,5 @@
-"""The admin HTTP endpoint: health, per-node xDS status, policy findings, metrics."""
+"""The admin HTTP endpoint: health, per-node xDS status, policy findings, metrics; and the
+JSON documents it serves, built here from what is served and the fleet."""
 
 from __future__ import annotations
 
@@ -8,36 +9,42 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from xdscp.server.metrics import Metrics
+from xdscp.cache import SnapshotCache
+from xdscp.metrics import Metrics
+from xdscp.render import status_dict
+from xdscp.resourcetypes import SHORT_NAMES
+from xdscp.served import Served
+from xdscp.server.fleet import Fleet
 from xdscp.server.ports import bind_error
-
-Provider = Callable[[], dict[str, Any]]
+from xdscp.snapshot import Snapshot
 
 
 async def start_admin(
     host: str,
     port: int,
     *,
-    status: Provider,
-    policies: Provider,
-    ready: Callable[[], bool],
+    served: Callable[[], Served | None],
+    fleet: Fleet,
+    cache: SnapshotCache,
     metrics: Metrics,
 ) -> tuple[web.AppRunner, int]:
-    """Serve /healthz, /readyz, /status, /policies and /metrics; returns the runner and port."""
+    """Serve /healthz, /readyz, /status, /policies and /metrics; returns the runner and port.
+
+    `served` gives the newest view served (None before the first: not ready)."""
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
     async def readyz(_: web.Request) -> web.Response:
-        if ready():
+        if served() is not None:
             return web.Response(text="ready\n")
         return web.Response(status=503, text="no snapshot yet\n")
 
     async def status_json(_: web.Request) -> web.Response:
-        return web.json_response(status())
+        return web.json_response(status_document(served(), fleet.describe(cache.explain)))
 
     async def policies_json(_: web.Request) -> web.Response:
-        return web.json_response(policies())
+        return web.json_response(policies_document(served()))
 
     async def prometheus(_: web.Request) -> web.Response:
         body = generate_latest(metrics.registry)
@@ -59,3 +66,27 @@ async def start_admin(
         raise bind_error("the admin endpoint", host, port, err) from None
     # aiohttp reports the port it bound (for port 0) only through its runner's addresses.
     return runner, int(runner.addresses[0][1])
+
+
+def status_document(served: Served | None, streams: list[dict[str, Any]]) -> dict[str, Any]:
+    """/status: the snapshot's versions, each node group's, and every stream's."""
+    return {
+        "snapshot": served.snapshot.version if served else "(none)",
+        "versions": _versions(served.snapshot) if served else {},
+        "groups": {g: _versions(s) for g, s in sorted(served.groups.items())} if served else {},
+        "streams": streams,
+    }
+
+
+def policies_document(served: Served | None) -> dict[str, Any]:
+    """/policies: every problem in the view served, and each policy's status."""
+    findings = served.findings if served else None
+    return {
+        "snapshot": served.snapshot.version if served else "(none)",
+        "problems": [str(p) for p in findings.problems] if findings else [],
+        "policies": [status_dict(s) for s in findings.policies] if findings else [],
+    }
+
+
+def _versions(snapshot: Snapshot) -> dict[str, str]:
+    return {SHORT_NAMES[t]: v for t, v in snapshot.versions.items()}

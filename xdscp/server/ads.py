@@ -14,11 +14,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from xdscp.cache import SnapshotCache
 from xdscp.errors import BindError
 from xdscp.logs import StreamLog
+from xdscp.metrics import Metrics
 from xdscp.server.admission import Admission, Limits, Rejection
 from xdscp.server.auth import TlsConfig, peer_identities
 from xdscp.server.delta import DeltaStream
 from xdscp.server.fleet import Fleet
-from xdscp.server.metrics import Metrics
 from xdscp.server.observer import StreamObserver
 from xdscp.server.ports import check_free, split_address
 from xdscp.server.sotw import SotwStream

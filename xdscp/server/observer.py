@@ -6,10 +6,10 @@ import time
 from collections.abc import Iterable
 
 from xdscp.logs import StreamLog, clip
+from xdscp.metrics import Metrics
 from xdscp.resourcetypes import SHORT_NAMES
 from xdscp.server.events import Acked, Event, Holds, Nacked, Rejected, Sent
 from xdscp.server.fleet import StreamStatus
-from xdscp.server.metrics import Metrics
 from xdscp.server.stream import Request
 
 

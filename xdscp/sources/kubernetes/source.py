@@ -1,4 +1,5 @@
-"""Kubernetes mode: objects from an API server's watches, status written back to it.
+"""Kubernetes mode: objects from an API server's watches (status is written back by a sink,
+statussink.py).
 
 Each (resource, namespace) pair gets a reflector thread; their events land in one store on the
 event loop. A burst of events becomes one Update a few milliseconds later, built from the
@@ -13,17 +14,13 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 
-from prometheus_client import CollectorRegistry, Gauge
-
 from xdscp.model.resources import Key
 from xdscp.sources import Update
 from xdscp.sources.kubernetes.api import JSON, Api
 from xdscp.sources.kubernetes.config import KubernetesConfig, client_configuration
 from xdscp.sources.kubernetes.kinds import WATCHED
-from xdscp.sources.kubernetes.lease import LeaderElector
 from xdscp.sources.kubernetes.reflector import Event, Reflector, Scope
 from xdscp.sources.kubernetes.store import Store
-from xdscp.sources.kubernetes.writer import Findings, StatusWriter
 
 log = logging.getLogger("xdscp.kubernetes")
 
@@ -32,10 +29,10 @@ class KubernetesSource:
     def __init__(self, settings: KubernetesConfig) -> None:
         self.settings = settings
         self.lease = settings.lease()
-        self._configuration = client_configuration(settings.kubeconfig)
+        self.configuration = client_configuration(settings.kubeconfig)
         self._scopes = watch_scopes(settings.namespaces)
         self.store = Store(self._scopes)
-        self._served: dict[Key, JSON] = {}  # the policies as in the last Update handed out
+        self.served: dict[Key, JSON] = {}  # the policies as in the last Update handed out
         self._stop = threading.Event()
 
     async def updates(self, debounce_ms: int = 10) -> AsyncIterator[Update]:
@@ -47,36 +44,10 @@ class KubernetesSource:
                 await asyncio.sleep(debounce_ms / 1000)
                 self.store.changed.clear()
                 if self.store.synced:
-                    self._served = self.store.policies()
+                    self.served = self.store.policies()
                     yield self.store.update()
         finally:
             self._stop.set()
-
-    async def write_status(self, findings: Findings, registry: CollectorRegistry) -> None:
-        """Elect a leader among the replicas; while leading, keep every policy's status true."""
-        api = Api(self._configuration)
-        leader = Gauge("xdscp_leader", "1 while this replica writes status", registry=registry)
-        writer = StatusWriter(
-            api,
-            findings,
-            lambda: self._served,
-            self.store.policies,
-            lambda: elector.leading,
-            registry,
-        )
-
-        def leadership(leading: bool) -> None:
-            leader.set(int(leading))
-            writer.poke()
-
-        elector = LeaderElector(api, self.lease, leadership)
-        self.store.on_status = writer.poke
-        findings.on_apply(writer.poke)
-        try:
-            await asyncio.gather(elector.run(), writer.run())
-        except Exception:  # a bug: say so, rather than leave status silently stale
-            log.exception("status write-back stopped")
-            raise
 
     def _start_reflectors(self, loop: asyncio.AbstractEventLoop) -> None:
         def emit(event: Event) -> None:
@@ -87,7 +58,7 @@ class KubernetesSource:
 
         for scope in self._scopes:
             # One client per thread: a watch holds its connection for minutes.
-            reflector = Reflector(Api(self._configuration), scope, emit, self._stop)
+            reflector = Reflector(Api(self.configuration), scope, emit, self._stop)
             threading.Thread(target=reflector.run, name=f"watch {scope}", daemon=True).start()
 
 

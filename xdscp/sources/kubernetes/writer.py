@@ -11,49 +11,35 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter
 
 from xdscp.model.problems import Problem
 from xdscp.model.resources import Key
+from xdscp.served import Findings
 from xdscp.sources.kubernetes.api import JSON, Api, ApiError
 from xdscp.sources.kubernetes.conditions import ancestors
 from xdscp.sources.kubernetes.kinds import POLICIES
 from xdscp.sources.kubernetes.store import SOURCE
-from xdscp.status import PolicyStatus
 
 log = logging.getLogger("xdscp.kubernetes")
 RETRY_SECONDS = 1.0  # after a failed write; the watch pokes sooner when the object changes
-
-
-class Findings(Protocol):
-    """What the pipeline found in the view it serves (xdscp.pipeline.Pipeline is one)."""
-
-    @property
-    def statuses(self) -> Sequence[PolicyStatus]: ...
-
-    @property
-    def problems(self) -> Sequence[Problem]: ...
-
-    def on_apply(self, callback: Callable[[], None]) -> None:
-        """Have `callback` called each time a new view has been served."""
 
 
 class StatusWriter:
     def __init__(
         self,
         api: Api,
-        findings: Findings,
         served: Callable[[], Mapping[Key, JSON]],
         stored: Callable[[], Mapping[Key, JSON]],
         leading: Callable[[], bool],
         registry: CollectorRegistry,
     ) -> None:
         """`served`: the policies as in the view the findings are about; `stored`: as now."""
-        self.api, self.findings, self._served, self._stored = api, findings, served, stored
+        self.api, self._served, self._stored = api, served, stored
+        self.findings = Findings()  # about the view `served` gives
         self._leading = leading
         self._due = asyncio.Event()
         # The resourceVersion each write was based on: while the store still shows it, our
@@ -65,6 +51,10 @@ class StatusWriter:
             ["result"],
             registry=registry,
         )
+
+    def publish(self, findings: Findings) -> None:
+        self.findings = findings
+        self.poke()
 
     def poke(self) -> None:
         """Something changed: reconcile soon (many pokes make one pass)."""
@@ -78,7 +68,7 @@ class StatusWriter:
                 await self._reconcile()
 
     async def _reconcile(self) -> None:
-        statuses = {(s.namespace, s.name): s for s in self.findings.statuses}
+        statuses = {(s.namespace, s.name): s for s in self.findings.policies}
         problems: dict[Key, list[Problem]] = defaultdict(list)
         for problem in self.findings.problems:
             if problem.source == SOURCE and problem.kind == POLICIES.kind:

@@ -1,4 +1,5 @@
-"""Prometheus metrics for the server, in a registry of their own (nothing global at import)."""
+"""Prometheus metrics, in a registry of their own (nothing global at import): a leaf module
+every stage may record to."""
 
 from __future__ import annotations
 

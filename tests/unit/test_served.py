@@ -1,0 +1,66 @@
+"""What the pipeline returns is what is served: the admin documents are built from it, and its
+findings go to the status sinks; a view that fails to translate leaves the last one served."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.live import ROOT
+from xdscp import pipeline as pipeline_module
+from xdscp.app import load
+from xdscp.cache import SnapshotCache
+from xdscp.metrics import Metrics
+from xdscp.pipeline import Pipeline
+from xdscp.resourcetypes import SHORT_NAMES
+from xdscp.server.admin import policies_document, status_document
+from xdscp.translate import Options
+
+INVALID = ROOT / "tests" / "golden" / "backendconfigpolicy" / "invalid-beside-valid.in.yaml"
+
+
+def test_apply_returns_the_view_served_and_its_findings() -> None:
+    cache = SnapshotCache()
+    served = Pipeline(cache, Metrics(), Options()).apply(load((INVALID,)))
+    assert served is not None
+    assert all(cache.get(group) is s for group, s in served.groups.items())  # published
+    assert served.findings.problems and all(
+        Path(p.source).name == INVALID.name for p in served.findings.problems
+    )
+    assert [s.name for s in served.findings.policies] == ["good"]  # "broken" did not load
+    document = policies_document(served)
+    assert document["snapshot"] == served.snapshot.version
+    assert document["problems"] == [str(p) for p in served.findings.problems]
+    assert [p["policy"] for p in document["policies"]] == ["ns/good"]
+
+
+def test_a_failed_translation_returns_the_last_view_served(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pipeline = Pipeline(SnapshotCache(), Metrics(), Options())
+    first = pipeline.apply(load((ROOT / "policies",)))
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a translator bug")
+
+    monkeypatch.setattr(pipeline_module, "translate", broken)
+    assert pipeline.apply(load((INVALID,))) is first
+
+
+def test_admin_documents_before_and_after_a_view_is_served() -> None:
+    assert status_document(None, []) == {
+        "snapshot": "(none)",
+        "versions": {},
+        "groups": {},
+        "streams": [],
+    }
+    assert policies_document(None) == {"snapshot": "(none)", "problems": [], "policies": []}
+    served = Pipeline(SnapshotCache(), Metrics(), Options()).apply(load((ROOT / "policies",)))
+    assert served is not None
+    document = status_document(served, [])
+    assert document["snapshot"] == served.snapshot.version
+    assert document["versions"] == {
+        short: served.snapshot.versions[url] for url, short in SHORT_NAMES.items()
+    }
+    assert set(document["groups"]) == set(served.groups)

@@ -1,0 +1,41 @@
+"""What is served after an update, and the sinks its findings go to.
+
+The pipeline returns a `Served`; the admin endpoint reads the newest one; each status writer
+(policy status in Kubernetes today, Gateway and HTTPRoute status next) is a `Sink` that the
+composition root (app.py) hands the findings of every update served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from xdscp.model.problems import Problem
+from xdscp.snapshot import Snapshot
+from xdscp.status import PolicyStatus
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What was found in one served view: every problem, and each policy's status."""
+
+    problems: tuple[Problem, ...] = ()
+    policies: tuple[PolicyStatus, ...] = ()
+
+
+@dataclass(frozen=True)
+class Served:
+    snapshot: Snapshot  # everything translated: what the groups are cut from
+    groups: Mapping[str, Snapshot] = field(default_factory=dict)
+    findings: Findings = Findings()
+
+
+class Sink(Protocol):
+    """Takes the findings of each update served; writes them out in its own task."""
+
+    def publish(self, findings: Findings) -> None:
+        """The newest findings (cheap: the writing happens in `run`)."""
+
+    async def run(self) -> None:
+        """Write until cancelled."""

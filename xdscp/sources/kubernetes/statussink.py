@@ -1,0 +1,50 @@
+"""BackendConfigPolicy status written back to the API server: a sink the composition root
+wires beside the Kubernetes source (it reads the source's store, never the pipeline)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from xdscp.served import Findings
+from xdscp.sources.kubernetes.api import Api
+from xdscp.sources.kubernetes.lease import LeaderElector
+from xdscp.sources.kubernetes.source import KubernetesSource
+from xdscp.sources.kubernetes.writer import StatusWriter
+
+log = logging.getLogger("xdscp.kubernetes")
+
+
+class PolicyStatusSink:
+    """Elects a leader among the replicas; while leading, keeps every policy's status true."""
+
+    def __init__(self, source: KubernetesSource, registry: CollectorRegistry) -> None:
+        api = Api(source.configuration)
+        self._leader = Gauge(
+            "xdscp_leader", "1 while this replica writes status", registry=registry
+        )
+        self._writer = StatusWriter(
+            api,
+            lambda: source.served,
+            source.store.policies,
+            lambda: self._elector.leading,
+            registry,
+        )
+        self._elector = LeaderElector(api, source.lease, self._leadership)
+        source.store.on_status = self._writer.poke
+
+    def publish(self, findings: Findings) -> None:
+        self._writer.publish(findings)
+
+    async def run(self) -> None:
+        try:
+            await asyncio.gather(self._elector.run(), self._writer.run())
+        except Exception:  # a bug: say so, rather than leave status silently stale
+            log.exception("status write-back stopped")
+            raise
+
+    def _leadership(self, leading: bool) -> None:
+        self._leader.set(int(leading))
+        self._writer.poke()
