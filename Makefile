@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: demo test lint typecheck k8s deploy-render golden soak clean
+.PHONY: demo compose-demo test lint typecheck k8s deploy-render golden soak clean
 
 $(BIN)/xdscp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,12 @@ $(BIN)/xdscp: pyproject.toml
 
 demo: $(BIN)/xdscp
 	$(BIN)/xdscp demo $(ARGS)
+
+# docker-compose.yml for real on this machine: podman (or a Docker engine that answers) with
+# images built here (deploy/compose/local), the demo's checks, then everything down.
+# ARGS=--once brings it down right after the checks.
+compose-demo: $(BIN)/xdscp
+	$(BIN)/python -m tests.deploy.composedemo $(ARGS)
 
 lint: $(BIN)/xdscp
 	$(BIN)/ruff check .
