@@ -257,3 +257,19 @@ def test_a_terminating_endpoint_drains(topology: Topology) -> None:
         assert served == {ZONE_A[0]: 100, ZONE_B[0]: 0}
         status, _ = in_flight.result()
         assert status == 200  # begun before, finished on the draining host
+
+
+def test_most_endpoints_draining_still_get_no_new_requests(topology: Topology) -> None:
+    """3 of 4 draining: were they counted unhealthy, 25% healthy would be below Envoy's panic
+    threshold (50%) and Envoy would spread requests over all four. Envoy leaves DRAINING hosts
+    out of that count, so the one ready endpoint takes everything, as a rollout needs."""
+    topology.endpoints(
+        ready(ZONE_A[0], "zone-a"),
+        *(terminating(address, "zone-a") for address in ZONE_A[1:]),
+        terminating(ZONE_B[0], "zone-b"),
+    )
+    draining = {address: "DRAINING" for address in (*ZONE_A[1:], *ZONE_B)}
+    topology.wait_hosts({ZONE_A[0]: "HEALTHY", **draining}, "3 of 4 hosts DRAINING")
+
+    served = topology.send(100)
+    assert served == {ZONE_A[0]: 100, **{address: 0 for address in draining}}
