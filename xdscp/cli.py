@@ -132,6 +132,13 @@ def _verify(args: argparse.Namespace) -> int:
         print(check)
     failed = sum(not c.ok for c in checks)
     print(f"{len(checks) - failed} passed, {failed} failed")
+    errors = app.findings(tuple(args.paths)).errors if failed else ()
+    if errors:
+        # The likely cause: xdscp serves the last valid version of these objects, while the
+        # expected side above has none of them.
+        print("the files have errors; xdscp keeps serving the last valid version of these:")
+        for problem in errors:
+            print(f"  {problem}")
     return 1 if failed else 0
 
 

@@ -61,10 +61,7 @@ def status_dict(status: PolicyStatus) -> dict[str, Any]:
         "ancestors": [
             {
                 "target": f"{a.kind} {a.namespace}/{a.name}",
-                "conditions": [
-                    {"type": c.type, "status": c.status, "reason": c.reason, "message": c.message}
-                    for c in a.conditions
-                ],
+                "conditions": _conditions(a.conditions),
             }
             for a in status.ancestors
         ],
@@ -72,8 +69,9 @@ def status_dict(status: PolicyStatus) -> dict[str, Any]:
 
 
 def _conditions(conditions: Iterable[Condition]) -> list[dict[str, Any]]:
+    """As Kubernetes writes them: status is the string "True" or "False"."""
     return [
-        {"type": c.type, "status": c.status, "reason": c.reason, "message": c.message}
+        {"type": c.type, "status": str(c.status), "reason": c.reason, "message": c.message}
         for c in conditions
     ]
 

@@ -6,8 +6,14 @@ Kubernetes source can write it back as is and file mode can print and serve the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
+
+from xdscp.model.problems import Problem
+
+POLICY_KIND = "BackendConfigPolicy"
 
 
 class Accepted(StrEnum):
@@ -79,3 +85,50 @@ class FieldOrigin:
     field: str  # the policy's spec field, e.g. tcpKeepalive
     policy: str  # namespace/name
     overridden: tuple[str, ...] = ()  # newer policies that set it too
+
+
+Target = tuple[str, str, str, str]  # group, kind, namespace, name
+
+
+def invalid_ancestors(
+    targets: Sequence[Target], found: PolicyStatus | None, problems: Sequence[Problem]
+) -> list[AncestorStatus]:
+    """An invalid policy's status: not accepted, with every validation message, on each target
+    it names (else each its last valid version had). Where that version still configures a
+    target, Attached says so: it keeps applying. Kubernetes and file mode say the same."""
+    message = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
+    kept = {(a.group, a.kind, a.namespace, a.name): a for a in (found.ancestors if found else ())}
+    statuses = []
+    for target in targets or list(kept):
+        good = kept.get(target)
+        attached: Attached
+        if found is not None and good is not None and good.attached is not Attached.PENDING:
+            attached = good.attached
+            version = (
+                f"generation {found.generation}" if found.generation else "its last valid version"
+            )
+            attached_message = f"{version} still applies: {good.attached_message}"
+        else:
+            attached, attached_message = Attached.PENDING, "not attached: the policy is invalid"
+        statuses.append(
+            AncestorStatus(*target, Accepted.INVALID, message, attached, attached_message)
+        )
+    return statuses
+
+
+def with_problems(
+    statuses: Sequence[PolicyStatus], problems: Sequence[Problem]
+) -> list[PolicyStatus]:
+    """File mode's statuses as Kubernetes mode writes them: a policy whose current version is
+    invalid is Invalid on the targets its last valid version has (a policy that was never
+    valid has no status, only its problems)."""
+    errors: dict[tuple[str, str], list[Problem]] = defaultdict(list)
+    for problem in problems:
+        if problem.kind == POLICY_KIND and not problem.warning:
+            errors[(problem.namespace, problem.name)].append(problem)
+    return [
+        replace(s, ancestors=tuple(invalid_ancestors((), s, errors[key])))
+        if (key := (s.namespace, s.name)) in errors
+        else s
+        for s in statuses
+    ]

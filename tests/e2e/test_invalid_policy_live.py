@@ -66,8 +66,12 @@ def logged_problems(server: Xdscp, offset: int) -> list[str]:
 
 
 def run_validate(stack: Stack) -> subprocess.CompletedProcess[str]:
+    return run_xdscp("validate", str(stack.policies))
+
+
+def run_xdscp(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "xdscp", "validate", str(stack.policies)],
+        [sys.executable, "-m", "xdscp", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -104,7 +108,7 @@ def test_invalid_policy_keeps_the_last_good_cluster_and_validate_prints_the_logg
 
     # The same lines, word for word: served by the admin endpoint, logged, printed by validate.
     assert validated.returncode == 1, validated
-    assert validated.stdout.splitlines() == problems
+    assert validated.stdout.splitlines() == [*problems, f"{len(problems)} errors, 0 warnings"]
     (line,) = (p for p in problems if broken.error in p)
     assert line in logged_lines
     assert line.startswith(f"{stack.policies / 'httpbin-keepalive.yaml'}: ")
@@ -118,6 +122,22 @@ def test_invalid_policy_keeps_the_last_good_cluster_and_validate_prints_the_logg
     assert stack.cds_stats()["cluster_manager.cds.update_rejected"] == "0"
     assert stack.cluster() == good
     assert stack.wait_ok() == 200
+
+    # Its status says what Kubernetes mode writes: not accepted, the last valid version applies.
+    (policy,) = server.get_json("/policies")["policies"]
+    (target,) = policy["ancestors"]
+    accepted, attached = target["conditions"]
+    assert (accepted["status"], accepted["reason"]) == ("False", "Invalid")
+    assert broken.error in accepted["message"]
+    assert (attached["status"], attached["reason"]) == ("True", "Attached")
+    assert attached["message"] == "its last valid version still applies: applied"
+
+    # verify sees Envoy differ from the files, and names the problem behind the difference.
+    assert stack.envoy is not None
+    verified = run_xdscp("verify", "--admin", stack.envoy.admin, str(stack.policies))
+    assert verified.returncode == 1
+    assert "FAIL kube_httpbin_httpbin_8000 upstream_connection_options" in verified.stdout
+    assert f"  {line}" in verified.stdout.splitlines()
 
     # Fixed, the valid part of the edit goes through: the check above could have seen it.
     stack.write_policy(edited)

@@ -17,6 +17,7 @@ from xdscp.served import Served
 from xdscp.server.fleet import Fleet
 from xdscp.server.ports import bind_error
 from xdscp.snapshot import Snapshot
+from xdscp.status import with_problems
 
 
 async def start_admin(
@@ -84,7 +85,10 @@ def policies_document(served: Served | None) -> dict[str, Any]:
     return {
         "snapshot": served.snapshot.version if served else "(none)",
         "problems": [str(p) for p in findings.problems] if findings else [],
-        "policies": [status_dict(s) for s in findings.policies] if findings else [],
+        # As Kubernetes mode writes them: a policy whose current version is invalid says so.
+        "policies": [status_dict(s) for s in with_problems(findings.policies, findings.problems)]
+        if findings
+        else [],
     }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from xdscp.model.problems import Problem
 from xdscp.sources.kubernetes.api import JSON
-from xdscp.status import Accepted, AncestorStatus, Attached, Condition, PolicyStatus
+from xdscp.status import AncestorStatus, Condition, PolicyStatus, invalid_ancestors
 
 CONTROLLER = "xdscp.dev/controller"
 MAX_ANCESTORS = 16  # the CRD's maxItems
@@ -37,7 +37,7 @@ def ancestors(
     """
     ours: Sequence[AncestorStatus]
     if problems:
-        ours = _invalid(policy, found, problems)
+        ours = invalid_ancestors(_target_refs(policy), found, problems)
         generation = int((policy.get("metadata") or {}).get("generation") or 0)
     elif found is not None:
         ours, generation = found.ancestors, found.generation
@@ -52,30 +52,6 @@ def ancestors(
     }
     entries = [_entry(a, generation, before, now) for a in ours]
     return others + entries[: MAX_ANCESTORS - len(others)]
-
-
-def _invalid(
-    policy: JSON, found: PolicyStatus | None, problems: Sequence[Problem]
-) -> list[AncestorStatus]:
-    """Not accepted, on every target it names; where its last valid version still applies,
-    Attached says so, since that version keeps configuring the target."""
-    message = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
-    kept = {(a.group, a.kind, a.namespace, a.name): a for a in (found.ancestors if found else ())}
-    statuses = []
-    for target in _target_refs(policy) or list(kept):
-        good = kept.get(target)
-        attached: Attached
-        if found is not None and good is not None and good.attached is not Attached.PENDING:
-            attached = good.attached
-            attached_message = (
-                f"generation {found.generation} still applies: {good.attached_message}"
-            )
-        else:
-            attached, attached_message = Attached.PENDING, "not attached: the policy is invalid"
-        statuses.append(
-            AncestorStatus(*target, Accepted.INVALID, message, attached, attached_message)
-        )
-    return statuses
 
 
 def _target_refs(policy: JSON) -> list[Target]:
