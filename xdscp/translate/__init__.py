@@ -73,9 +73,9 @@ class _TargetOutput:
     def configure(
         self, cluster: cluster_pb2.Cluster, attachment: Attachment | None, http2: bool
     ) -> None:
-        for spec_field, warning in apply_policies(cluster, attachment, http2):
+        for spec_field, ignored in apply_policies(cluster, attachment, http2):
             self.warnings.append(
-                (_winner(attachment, spec_field), f"{to_camel(spec_field)}: {warning}")
+                (_winner(attachment, spec_field), f"{to_camel(spec_field)}: {ignored.message}")
             )
         self.clusters.append(cluster)
         self.origins.extend(_origins(cluster.name, attachment))
@@ -161,8 +161,7 @@ def _service(
 
 def _backend(backend: Backend, attachment: Attachment | None) -> _TargetOutput:
     result = _TargetOutput()
-    # A Backend's protocol is read off its cluster (its appProtocol set it already).
-    result.configure(backend_cluster(backend), attachment, False)
+    result.configure(backend_cluster(backend), attachment, backend.spec.static.speaks_http2)
     return result
 
 

@@ -8,22 +8,17 @@ from collections.abc import Iterator
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
 from envoy.extensions.clusters.dns.v3 import dns_cluster_pb2
-from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
 
 from xdscp.model.backendconfigpolicy import Backend, StaticHost
 from xdscp.model.service import Service, ServicePort
 from xdscp.translate import names, protos
 from xdscp.translate.attachment import Attachment
 from xdscp.translate.policy import APPLY, ClusterContext
-from xdscp.translate.policy.dns import DNS_CLUSTER
-from xdscp.translate.policy.httpoptions import (
-    HTTP_PROTOCOL_OPTIONS,
-    mutate_http_options,
-    set_http2,
-)
+from xdscp.translate.policy.dns import dns_cluster_type, resolves_by_dns
+from xdscp.translate.policy.fragment import Ignored, merge
+from xdscp.translate.policy.httpoptions import mutate_http_options, set_http2
 
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 5
-_APPLY_ORDER = list(APPLY)
 
 
 def service_clusters(service: Service) -> Iterator[tuple[ServicePort, cluster_pb2.Cluster]]:
@@ -46,8 +41,7 @@ def backend_cluster(backend: Backend) -> cluster_pb2.Cluster:
     if all(_is_ip(h.host) for h in static.hosts):
         cluster.type = cluster_pb2.Cluster.STATIC
     else:
-        cluster.cluster_type.name = DNS_CLUSTER
-        cluster.cluster_type.typed_config.CopyFrom(protos.pack(dns_cluster_pb2.DnsCluster()))
+        cluster.cluster_type.CopyFrom(dns_cluster_type(dns_cluster_pb2.DnsCluster()))
     cluster.load_assignment.CopyFrom(
         endpoint_pb2.ClusterLoadAssignment(
             cluster_name=cluster.name,
@@ -65,17 +59,20 @@ def backend_cluster(backend: Backend) -> cluster_pb2.Cluster:
 
 def apply_policies(
     cluster: cluster_pb2.Cluster, attachment: Attachment | None, http2: bool
-) -> list[tuple[str, str]]:
-    """Apply the merged settings; returns (spec field, warning) for parts that were ignored."""
-    # The caller knows a Service port's protocol; a Backend's is known to its cluster only.
-    http2 = http2 or _speaks_http2(cluster)
-    warnings: list[tuple[str, str]] = []
-    settings = attachment.settings if attachment else ()
-    for setting in sorted(settings, key=lambda s: _APPLY_ORDER.index(s.field)):
-        context = ClusterContext(http2=http2, policy=setting.policy)
-        APPLY[setting.field](setting.value, cluster, context)
-        warnings.extend((setting.field, w) for w in context.warnings)
-    return warnings
+) -> list[tuple[str, Ignored]]:
+    """Apply the merged settings; returns (spec field, what) for parts that were ignored."""
+    fragments = [
+        (
+            setting.field,
+            APPLY[setting.field](
+                setting.value,
+                ClusterContext(cluster.name, http2, resolves_by_dns(cluster), setting.policy),
+            ),
+        )
+        for setting in (attachment.settings if attachment else ())
+    ]
+    merge(cluster, (fragment for _, fragment in fragments))
+    return [(spec_field, part) for spec_field, fragment in fragments for part in fragment.ignored]
 
 
 def _base(name: str) -> cluster_pb2.Cluster:
@@ -90,14 +87,6 @@ def _lb_endpoint(host: StaticHost) -> endpoint_components_pb2.LbEndpoint:
     if not _is_ip(host.host):
         endpoint.hostname = host.host  # what useHostnameForHashing hashes
     return endpoint_components_pb2.LbEndpoint(endpoint=endpoint)
-
-
-def _speaks_http2(cluster: cluster_pb2.Cluster) -> bool:
-    if HTTP_PROTOCOL_OPTIONS not in cluster.typed_extension_protocol_options:
-        return False
-    options = http_protocol_options_pb2.HttpProtocolOptions()
-    cluster.typed_extension_protocol_options[HTTP_PROTOCOL_OPTIONS].Unpack(options)
-    return bool(options.explicit_http_config.HasField("http2_protocol_options"))
 
 
 def _is_ip(host: str) -> bool:

@@ -1,16 +1,14 @@
 """BackendConfigPolicy blocks to Envoy cluster fields: one apply step per spec block.
 
 The table is the one place that lists them; adding a policy field is a model class, an
-apply step and a row here. Steps run in the table's order, whatever the spec's order: the
-protocol options before tls, and tls before upstreamProxyProtocol, which wraps its socket.
+apply step and a row here. Each step returns a Fragment; fragment.merge combines them by
+explicit rules (PROXY protocol around TLS, the shared HTTP options merged), in any order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-
-from envoy.config.cluster.v3 import cluster_pb2
 
 from xdscp.translate.policy.circuitbreakers import apply_circuit_breakers
 from xdscp.translate.policy.connection import (
@@ -20,6 +18,7 @@ from xdscp.translate.policy.connection import (
 )
 from xdscp.translate.policy.context import ClusterContext
 from xdscp.translate.policy.dns import apply_dns
+from xdscp.translate.policy.fragment import Fragment
 from xdscp.translate.policy.healthcheck import apply_health_check
 from xdscp.translate.policy.loadbalancer import apply_load_balancer
 from xdscp.translate.policy.outlier import apply_outlier_detection
@@ -31,9 +30,9 @@ from xdscp.translate.policy.protocol import (
 from xdscp.translate.policy.proxyprotocol import apply_upstream_proxy_protocol
 from xdscp.translate.policy.tls import apply_tls
 
-Apply = Callable[[Any, cluster_pb2.Cluster, ClusterContext], None]
+Apply = Callable[[Any, ClusterContext], Fragment]
 
-# spec field (snake_case, as in the model) -> its apply step, in the order they are applied.
+# spec field (snake_case, as in the model) -> its apply step.
 APPLY: dict[str, Apply] = {
     "connect_timeout": apply_connect_timeout,
     "per_connection_buffer_limit_bytes": apply_per_connection_buffer_limit_bytes,

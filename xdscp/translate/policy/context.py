@@ -1,14 +1,14 @@
-"""What an apply step may know about the cluster it configures, beside the cluster itself."""
+"""What an apply step may know about the cluster it configures: never the cluster itself."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
-@dataclass
+@dataclass(frozen=True)
 class ClusterContext:
-    http2: (
-        bool  # the upstream speaks HTTP/2 (Service port appProtocol or name, Backend appProtocol)
-    )
+    cluster: str  # its name, for messages
+    # The upstream speaks HTTP/2 (Service port appProtocol or name, Backend appProtocol).
+    http2: bool = False
+    dns: bool = False  # its endpoints are resolved by DNS (a Backend with host names)
     policy: tuple[str, str] = ("", "")  # (namespace, name) of the policy whose block is applied
-    warnings: list[str] = field(default_factory=list)  # parts of a policy ignored for this target

@@ -8,19 +8,19 @@ from envoy.config.core.v3 import base_pb2, health_check_pb2
 from xdscp.model.policy.healthcheck import HealthCheck
 from xdscp.translate import protos
 from xdscp.translate.policy.context import ClusterContext
+from xdscp.translate.policy.fragment import Fragment, Rule, ignore
 
 HealthCheckMessage = health_check_pb2.HealthCheck
 
 
-def apply_health_check(
-    value: HealthCheck, cluster: cluster_pb2.Cluster, context: ClusterContext
-) -> None:
+def apply_health_check(value: HealthCheck, context: ClusterContext) -> Fragment:
     if value.grpc is not None and not context.http2:
         # Envoy refuses such a cluster: "cluster must support HTTP/2 for gRPC healthchecking".
-        context.warnings.append(
-            f"ignored on {cluster.name}: gRPC health checks need HTTP/2, which it does not speak"
+        return ignore(
+            Rule.NEEDS_HTTP2,
+            f"ignored on {context.cluster}: gRPC health checks need HTTP/2,"
+            " which it does not speak",
         )
-        return
     check = HealthCheckMessage(
         timeout=protos.duration(value.timeout),
         interval=protos.duration(value.interval),
@@ -41,4 +41,4 @@ def apply_health_check(
                 service_name=value.grpc.service_name or "", authority=value.grpc.authority or ""
             )
         )
-    cluster.health_checks.append(check)
+    return Fragment(cluster_pb2.Cluster(health_checks=[check]))

@@ -16,30 +16,31 @@ from google.protobuf.message import Message
 from xdscp.model.policy.loadbalancer import LoadBalancer
 from xdscp.translate import protos
 from xdscp.translate.policy.context import ClusterContext
-from xdscp.translate.policy.dns import resolves_by_dns
 from xdscp.translate.policy.fields import put_duration, put_value
+from xdscp.translate.policy.fragment import Fragment, Ignored, Rule
 from xdscp.translate.policy.lbparts import consistent_hashing, locality, slow_start
 
 
-def apply_load_balancer(
-    value: LoadBalancer, cluster: cluster_pb2.Cluster, context: ClusterContext
-) -> None:
+def apply_load_balancer(value: LoadBalancer, context: ClusterContext) -> Fragment:
+    cluster = cluster_pb2.Cluster()
     put_value(cluster.common_lb_config.healthy_panic_threshold, value.healthy_panic_threshold)
     put_duration(cluster.common_lb_config.update_merge_window, value.update_merge_window)
     if value.close_connections_on_host_set_change is not None:
         cluster.common_lb_config.close_connections_on_host_set_change = (
             value.close_connections_on_host_set_change
         )
-    name, config = _algorithm(value, cluster, context)
+    ignored: list[Ignored] = []
+    name, config = _algorithm(value, context, ignored)
     cluster.load_balancing_policy.policies.add().typed_extension_config.CopyFrom(
         extension_pb2.TypedExtensionConfig(
             name=f"envoy.load_balancing_policies.{name}", typed_config=protos.pack(config)
         )
     )
+    return Fragment(cluster, ignored=tuple(ignored))
 
 
 def _algorithm(
-    value: LoadBalancer, cluster: cluster_pb2.Cluster, context: ClusterContext
+    value: LoadBalancer, context: ClusterContext, ignored: list[Ignored]
 ) -> tuple[str, Message]:
     """The one algorithm the CRD lets a loadBalancer set, as Envoy's extension name and config."""
     zone = locality(value)
@@ -63,7 +64,7 @@ def _algorithm(
         ring = value.ring_hash
         config = ring_hash_pb2.RingHash(
             consistent_hashing_lb_config=consistent_hashing(
-                _hostname(ring.use_hostname_for_hashing, cluster, context), ring.hash_policies
+                _hostname(ring.use_hostname_for_hashing, context, ignored), ring.hash_policies
             ),
             locality_weighted_lb_config=weighted,
         )
@@ -74,7 +75,8 @@ def _algorithm(
         maglev = value.maglev
         return "maglev", maglev_pb2.Maglev(
             consistent_hashing_lb_config=consistent_hashing(
-                _hostname(maglev.use_hostname_for_hashing, cluster, context), maglev.hash_policies
+                _hostname(maglev.use_hostname_for_hashing, context, ignored),
+                maglev.hash_policies,
             ),
             locality_weighted_lb_config=weighted,
         )
@@ -82,12 +84,15 @@ def _algorithm(
 
 
 def _hostname(
-    use_hostname: bool | None, cluster: cluster_pb2.Cluster, context: ClusterContext
+    use_hostname: bool | None, context: ClusterContext, ignored: list[Ignored]
 ) -> bool | None:
     """Only DNS-resolved endpoints have a host name to hash; elsewhere Envoy would hash ""."""
-    if use_hostname and not resolves_by_dns(cluster):
-        context.warnings.append(
-            "useHostnameForHashing ignored: only DNS-resolved Backends have host names"
+    if use_hostname and not context.dns:
+        ignored.append(
+            Ignored(
+                Rule.NEEDS_DNS,
+                "useHostnameForHashing ignored: only DNS-resolved Backends have host names",
+            )
         )
         return None
     return use_hostname

@@ -8,11 +8,10 @@ from xdscp.model.policy.outlier import OutlierDetection
 from xdscp.translate import protos
 from xdscp.translate.policy.context import ClusterContext
 from xdscp.translate.policy.fields import put_value
+from xdscp.translate.policy.fragment import Fragment
 
 
-def apply_outlier_detection(
-    value: OutlierDetection, cluster: cluster_pb2.Cluster, _: ClusterContext
-) -> None:
+def apply_outlier_detection(value: OutlierDetection, _: ClusterContext) -> Fragment:
     outlier = outlier_detection_pb2.OutlierDetection(
         interval=protos.duration(value.interval),
         base_ejection_time=protos.duration(value.base_ejection_time),
@@ -27,4 +26,4 @@ def apply_outlier_detection(
         outlier.enforcing_consecutive_local_origin_failure,
         value.enforcing_consecutive_local_origin_failure,
     )
-    cluster.outlier_detection.CopyFrom(outlier)
+    return Fragment(cluster_pb2.Cluster(outlier_detection=outlier))

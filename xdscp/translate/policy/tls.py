@@ -7,14 +7,13 @@ source at all, verify against the system CAs, and against the sni when no SANs a
 
 from __future__ import annotations
 
-from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.core.v3 import base_pb2
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, tls_pb2
 from envoy.type.matcher.v3 import string_pb2
 
 from xdscp.model.policy.tls import TLS, TLSParameters
-from xdscp.translate import protos
 from xdscp.translate.policy.context import ClusterContext
+from xdscp.translate.policy.fragment import Depth, Fragment, Ignored, Rule, SocketLayer, ignore
 
 TLS_SOCKET = "envoy.transport_sockets.tls"
 # kgateway serves the system CAs over SDS from its Envoy image; xdscp points at the file instead.
@@ -29,20 +28,23 @@ _VERSIONS = {
 }
 
 
-def apply_tls(value: TLS, cluster: cluster_pb2.Cluster, context: ClusterContext) -> None:
+def apply_tls(value: TLS, _: ClusterContext) -> Fragment:
     if value.secret_ref is not None:
-        context.warnings.append(
-            "ignored: secretRef needs Secrets, which xdscp does not read yet; use files"
+        return ignore(
+            Rule.UNSUPPORTED,
+            "ignored: secretRef needs Secrets, which xdscp does not read yet; use files",
         )
-        return
+    ignored: tuple[Ignored, ...] = ()
     if value.well_known_ca_certificates not in (None, "System"):
-        context.warnings.append(
-            f"wellKnownCACertificates {value.well_known_ca_certificates} is not supported;"
-            " verifying against the system CAs"
+        ignored = (
+            Ignored(
+                Rule.UNSUPPORTED,
+                f"wellKnownCACertificates {value.well_known_ca_certificates} is not supported;"
+                " verifying against the system CAs",
+            ),
         )
-    cluster.transport_socket.CopyFrom(
-        base_pb2.TransportSocket(name=TLS_SOCKET, typed_config=protos.pack(_context(value)))
-    )
+    socket = SocketLayer(Depth.SOCKET, TLS_SOCKET, _context(value))
+    return Fragment(socket=socket, ignored=ignored)
 
 
 def _context(value: TLS) -> tls_pb2.UpstreamTlsContext:
