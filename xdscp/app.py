@@ -80,7 +80,13 @@ async def serve(config: ServeConfig) -> None:
     # Listen first (liveness, and Envoys may connect), serve nothing before the first full view:
     # with no snapshot in the cache a stream waits, and /readyz says 503.
     server, xds_port = await start_server(
-        AdsServicer(cache, fleet, metrics, config.limits),
+        AdsServicer(
+            cache,
+            fleet,
+            metrics,
+            config.limits,
+            verdicts=lambda *answer: _publish(pipeline.verdict(*answer), sinks),
+        ),
         config.xds_address,
         max_message_bytes=config.max_message_bytes,
         max_concurrent_streams=config.max_concurrent_streams,

@@ -34,6 +34,17 @@ class Metrics:
             ["type"],
             registry=self.registry,
         )
+        self.held = Gauge(
+            "xdscp_objects_held",
+            "Objects served at their last good version (or left out) because Envoy refused, "
+            "or translation failed on, what they translate to",
+            registry=self.registry,
+        )
+        self.stale = Gauge(
+            "xdscp_snapshot_stale",
+            "1 while what is served is not the translation of the latest input",
+            registry=self.registry,
+        )
         self.snapshot_version = Gauge(
             "xdscp_snapshot_info", "Current snapshot", ["version"], registry=self.registry
         )

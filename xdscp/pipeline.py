@@ -3,12 +3,16 @@ served and what was found in it."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
 from xdscp.cache import SnapshotCache
 from xdscp.groups import GATEWAY, ROLE, UNNAMED
+from xdscp.logs import clip
 from xdscp.metrics import Metrics
+from xdscp.model.resources import Resources
+from xdscp.quarantine import Quarantine
 from xdscp.resourcetypes import SHORT_NAMES
 from xdscp.served import Findings, Served
 from xdscp.snapshot import Snapshot, by_group
@@ -25,31 +29,71 @@ class Pipeline:
         self.options = options
         self.served: Served | None = None
         self.memo = Memo()  # only what a change touches is translated again
+        self.quarantine = Quarantine()
+        self._latest: Update | None = None
+        self._translated = Resources()  # the last input that translated
 
     def apply(self, update: Update) -> Served | None:
-        """Serve the update and return what is served: if translating it fails, the last good
-        view stays served and is returned (None before there is one)."""
+        """Serve the update and return what is served. If translating it fails, the objects it
+        changed are held at their last good version and the rest is served; if that fails too,
+        the last good view stays served, marked stale (None before there is one)."""
+        self._latest = update
+        try:
+            return self._serve(update)
+        except Exception as err:
+            failure = err
+        why = f"translating it failed ({type(failure).__name__}: {clip(str(failure))})"
+        if self.quarantine.blame(update.resources, self._translated, why):
+            try:
+                return self._serve(update)
+            except Exception as err:
+                failure = err
+        previous = self.served
+        version = previous.snapshot.version if previous else "(none)"
+        log.error("translation failed; still serving snapshot %s", version, exc_info=failure)
+        self.metrics.stale.set(1)
+        if previous is not None:
+            self.served = dataclasses.replace(
+                previous, stale=f"the latest input failed to translate: {clip(str(failure))}"
+            )
+        return self.served
+
+    def verdict(self, type_url: str, serial: int, error: str | None) -> Served | None:
+        """An Envoy's answer to a response cut from snapshot `serial`. A NACK holds back the
+        objects behind what it refused and serves the rest again (returned); else None."""
+        if error is None:
+            self.quarantine.acked(type_url, serial)
+            return None
+        if self._latest is None or not self.quarantine.nacked(type_url, serial, error):
+            return None
+        return self.apply(self._latest)
+
+    def _serve(self, update: Update) -> Served:
         started = time.perf_counter()
         previous = self.served
-        try:
-            translation = translate(update.resources, self.options, self.memo)
-            snapshot = Snapshot.build(translation, previous.snapshot if previous else None)
-            groups = by_group(snapshot, translation, previous.groups if previous else {})
-        except Exception:
-            version = previous.snapshot.version if previous else "(none)"
-            log.exception("translation failed; still serving snapshot %s", version)
-            return previous
-        problems = tuple(sorted((*update.problems, *translation.problems)))
+        resources = self.quarantine.confine(update.resources)
+        translation = translate(resources, self.options, self.memo)
+        snapshot = Snapshot.build(translation, previous.snapshot if previous else None)
+        groups = by_group(snapshot, translation, previous.groups if previous else {})
+        self._translated = resources
+        self.quarantine.served_from(
+            [snapshot.serial, *(g.serial for g in groups.values())], resources
+        )
+        held = self.quarantine.problems(update.resources)
+        problems = tuple(sorted((*update.problems, *translation.problems, *held)))
         if previous is None or problems != previous.findings.problems:
             for problem in problems:
                 log.warning("%s", problem)
+        stale = f"{len(held)} objects held at their last good version" if held else ""
         served = self.served = Served(
-            snapshot, groups, Findings(problems, tuple(translation.statuses))
+            snapshot, groups, Findings(problems, tuple(translation.statuses)), stale
         )
         self.cache.publish(groups, _notes(update))
         self.metrics.snapshot_build.observe(time.perf_counter() - started)
         self.metrics.snapshot_version.clear()
         self.metrics.snapshot_version.labels(snapshot.version).set(1)
+        self.metrics.held.set(len(held))
+        self.metrics.stale.set(1 if stale else 0)
         log.info("snapshot %s: %s", snapshot.version, _counts(snapshot))
         return served
 

@@ -29,6 +29,9 @@ class Served:
     snapshot: Snapshot  # everything translated: what the groups are cut from
     groups: Mapping[str, Snapshot] = field(default_factory=dict)
     findings: Findings = Findings()
+    # Why this is not the translation of the latest input ("" when it is): translating that
+    # failed, or objects are held at their last good version.
+    stale: str = ""
 
 
 class Sink(Protocol):

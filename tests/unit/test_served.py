@@ -45,7 +45,10 @@ def test_a_failed_translation_returns_the_last_view_served(
         raise RuntimeError("a translator bug")
 
     monkeypatch.setattr(pipeline_module, "translate", broken)
-    assert pipeline.apply(load((INVALID,))) is first
+    again = pipeline.apply(load((INVALID,)))
+    assert first is not None and again is not None
+    assert again.snapshot is first.snapshot
+    assert again.stale == "the latest input failed to translate: a translator bug"
 
 
 def test_admin_documents_before_and_after_a_view_is_served() -> None:
@@ -53,9 +56,15 @@ def test_admin_documents_before_and_after_a_view_is_served() -> None:
         "snapshot": "(none)",
         "versions": {},
         "groups": {},
+        "stale": "",
         "streams": [],
     }
-    assert policies_document(None) == {"snapshot": "(none)", "problems": [], "policies": []}
+    assert policies_document(None) == {
+        "snapshot": "(none)",
+        "stale": "",
+        "problems": [],
+        "policies": [],
+    }
     served = Pipeline(SnapshotCache(), Metrics(), Options()).apply(load((ROOT / "policies",)))
     assert served is not None
     document = status_document(served, [])

@@ -37,9 +37,12 @@ async def start_admin(
         return web.Response(text="ok\n")
 
     async def readyz(_: web.Request) -> web.Response:
-        if served() is not None:
-            return web.Response(text="ready\n")
-        return web.Response(status=503, text="no snapshot yet\n")
+        now = served()
+        if now is None:
+            return web.Response(status=503, text="no snapshot yet\n")
+        if now.stale:  # still serving, but not what the input says: someone should look
+            return web.Response(status=503, text=f"serving a stale snapshot: {now.stale}\n")
+        return web.Response(text="ready\n")
 
     async def status_json(_: web.Request) -> web.Response:
         return web.json_response(status_document(served(), fleet.describe(cache.explain)))
@@ -75,6 +78,7 @@ def status_document(served: Served | None, streams: list[dict[str, Any]]) -> dic
         "snapshot": served.snapshot.version if served else "(none)",
         "versions": _versions(served.snapshot) if served else {},
         "groups": {g: _versions(s) for g, s in sorted(served.groups.items())} if served else {},
+        "stale": served.stale if served else "",
         "streams": streams,
     }
 
@@ -84,6 +88,7 @@ def policies_document(served: Served | None) -> dict[str, Any]:
     findings = served.findings if served else None
     return {
         "snapshot": served.snapshot.version if served else "(none)",
+        "stale": served.stale if served else "",
         "problems": [str(p) for p in findings.problems] if findings else [],
         # As Kubernetes mode writes them: a policy whose current version is invalid says so.
         "policies": [status_dict(s) for s in with_problems(findings.policies, findings.problems)]

@@ -19,7 +19,7 @@ from xdscp.server.admission import Admission, Limits, Rejection
 from xdscp.server.auth import TlsConfig, peer_identities
 from xdscp.server.delta import DeltaStream
 from xdscp.server.fleet import Fleet
-from xdscp.server.observer import StreamObserver
+from xdscp.server.observer import StreamObserver, Verdicts
 from xdscp.server.ports import check_free, split_address
 from xdscp.server.sotw import SotwStream
 from xdscp.server.stream import Request, Variant
@@ -42,12 +42,18 @@ _END = None
 
 class AdsServicer:
     def __init__(
-        self, cache: SnapshotCache, fleet: Fleet, metrics: Metrics, limits: Limits | None = None
+        self,
+        cache: SnapshotCache,
+        fleet: Fleet,
+        metrics: Metrics,
+        limits: Limits | None = None,
+        verdicts: Verdicts | None = None,
     ) -> None:
         self.cache = cache
         self.fleet = fleet
         self.metrics = metrics
         self.limits = limits or Limits()
+        self.verdicts = verdicts  # told of every ACK and NACK
 
     async def sotw(
         self, requests: AsyncIterator[Request], context: grpc.aio.ServicerContext
@@ -73,7 +79,7 @@ class AdsServicer:
         status = self.fleet.open(variant, context.peer())
         stream = make(status.stream)
         stream_log = StreamLog(log, status)
-        observer = StreamObserver(status, self.metrics, stream_log)
+        observer = StreamObserver(status, self.metrics, stream_log, self.verdicts)
         admission = Admission(self.limits, peer_identities(context.auth_context()))
         events: asyncio.Queue[Request | _Changed | None] = asyncio.Queue()
         reader = asyncio.create_task(_read(requests, events))

@@ -155,7 +155,7 @@ class DeltaStream(StreamBase):
         nonce = f"{self.stream_id}-{next(self._nonces)}"
         version = snapshot.versions[type_url]
         subscription.pending[nonce] = version
-        self.record_sent(type_url, subscription, nonce, version)
+        self.record_sent(type_url, subscription, nonce, version, snapshot.serial)
         return wire.delta_discovery_response(
             version, (r.delta for r in changed), type_url, removed, nonce
         )

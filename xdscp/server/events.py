@@ -6,7 +6,7 @@ log (server/observer.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -16,12 +16,15 @@ class Sent:
     type_url: str
     version: str
     nonce: str
+    # The snapshot it was cut from, so an answer can be traced to the input behind it.
+    serial: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
 class Acked:
     type_url: str
     version: str
+    nonce: str = field(default="", compare=False)  # of the response answered
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class Nacked:
     type_url: str
     version: str
     error: str
+    nonce: str = field(default="", compare=False)  # of the response refused
 
 
 @dataclass(frozen=True)

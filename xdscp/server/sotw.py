@@ -86,7 +86,7 @@ class SotwStream(StreamBase):
         if response.version == subscription.sent_version:
             return []
         subscription.sent_version, subscription.in_flight = response.version, True
-        self.record_sent(type_url, subscription, response.nonce, response.version)
+        self.record_sent(type_url, subscription, response.nonce, response.version, snapshot.serial)
         return [response.body]
 
     def _clusters(self, snapshot: Snapshot) -> SotwResponse:

@@ -83,16 +83,17 @@ class StreamBase:
         self._events.append(event)
 
     def record_answer(self, type_url: str, version: str, request: Request) -> None:
+        nonce = request.response_nonce
         if request.HasField("error_detail"):
-            self._events.append(Nacked(type_url, version, request.error_detail.message))
+            self._events.append(Nacked(type_url, version, request.error_detail.message, nonce))
         else:
-            self._events.append(Acked(type_url, version))
+            self._events.append(Acked(type_url, version, nonce))
 
     def record_sent(
-        self, type_url: str, subscription: Subscription, nonce: str, version: str
+        self, type_url: str, subscription: Subscription, nonce: str, version: str, serial: int
     ) -> None:
         subscription.nonce = nonce
-        self._events.append(Sent(type_url, version, nonce))
+        self._events.append(Sent(type_url, version, nonce, serial))
 
     def sent_now(self, type_url: str) -> bool:
         """Whether a response of this type went out since the last output."""

@@ -1,0 +1,101 @@
+"""One object whose translation fails, or whose Envoy resources Envoy refuses, is held at its
+last good version; every other change is served."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from xdscp import pipeline as pipeline_module
+from xdscp.cache import SnapshotCache
+from xdscp.metrics import Metrics
+from xdscp.model.load import Document, load
+from xdscp.model.resources import Resources
+from xdscp.pipeline import Pipeline
+from xdscp.resourcetypes import CLUSTER
+from xdscp.served import Served
+from xdscp.sources import Update
+from xdscp.translate import Options, Translation, translate
+
+
+def service(name: str, port: int = 80) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "ns"},
+        "spec": {"ports": [{"name": "http", "port": port}]},
+    }
+
+
+class Objects:
+    """Objects as a source keeps them: an unchanged one stays the very same object."""
+
+    def __init__(self) -> None:
+        self.kept: dict[Any, Any] = {}
+
+    def update(self, *bodies: dict[str, Any]) -> Update:
+        loaded = load((Document("in.yaml", b) for b in bodies), self.kept)
+        for key, obj in list(loaded.objects.items()):
+            old = self.kept.get(key)
+            loaded.objects[key] = old if old is not None and old == obj else obj
+        self.kept = dict(loaded.objects)
+        return Update(Resources.of(loaded.objects.values()), ())
+
+
+def clusters(served: Served | None) -> set[str]:
+    assert served is not None
+    return set(served.snapshot.resources[CLUSTER])
+
+
+def test_a_failing_translation_holds_only_the_object_that_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def fails_on_boom(resources: Resources, *args: Any) -> Translation:
+        if ("ns", "boom") in resources.services:
+            raise ValueError("a translator bug")
+        return translate(resources, *args)
+
+    monkeypatch.setattr(pipeline_module, "translate", fails_on_boom)
+    metrics = Metrics()
+    pipeline, objects = Pipeline(SnapshotCache(), metrics, Options()), Objects()
+    assert clusters(pipeline.apply(objects.update(service("a")))) == {"kube_ns_a_80"}
+
+    held = pipeline.apply(objects.update(service("a"), service("boom")))
+    assert clusters(held) == {"kube_ns_a_80"}
+    assert held is not None and held.stale
+    (problem,) = held.findings.problems
+    assert (problem.kind, problem.name) == ("Service", "boom")
+    assert "translating it failed (ValueError: a translator bug)" in problem.message
+    assert metrics.held._value.get() == 1
+
+    later = pipeline.apply(objects.update(service("a"), service("boom"), service("b")))
+    assert clusters(later) == {"kube_ns_a_80", "kube_ns_b_80"}  # other changes flow
+
+    fixed = pipeline.apply(objects.update(service("a"), service("b")))
+    assert fixed is not None and fixed.stale == "" and fixed.findings.problems == ()
+    assert metrics.stale._value.get() == 0
+
+
+def test_a_nack_holds_the_object_behind_it_and_the_rest_flows() -> None:
+    pipeline, objects = Pipeline(SnapshotCache(), Metrics(), Options()), Objects()
+    first = pipeline.apply(objects.update(service("a")))
+    assert first is not None
+    pipeline.verdict(CLUSTER, first.snapshot.serial, None)  # ACKed
+
+    bad = pipeline.apply(objects.update(service("a", 81), service("bad")))
+    assert bad is not None and clusters(bad) == {"kube_ns_a_81", "kube_ns_bad_80"}
+    held = pipeline.verdict(CLUSTER, bad.snapshot.serial, "cluster kube_ns_bad_80: no")
+    # Both objects the refused update changed are held: a at its last good version.
+    assert clusters(held) == {"kube_ns_a_80"}
+    assert held is not None
+    assert {p.name for p in held.findings.problems} == {"a", "bad"}
+    assert all(
+        "Envoy refused the cds it translates to" in p.message for p in held.findings.problems
+    )
+    pipeline.verdict(CLUSTER, held.snapshot.serial, None)
+
+    later = pipeline.apply(objects.update(service("a", 82), service("bad"), service("c")))
+    assert clusters(later) == {"kube_ns_a_82", "kube_ns_c_80"}
+    assert later is not None
+    assert [p.name for p in later.findings.problems] == ["bad"]

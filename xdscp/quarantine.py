@@ -1,0 +1,125 @@
+"""Objects held at their last good version because what they translate to failed: Envoy NACKed
+it, or translating it raised. Everything else keeps flowing.
+
+Blame goes to the objects that changed between the last input known good (for a NACK: the
+input of the newest snapshot Envoy ACKed of that type; for a translation failure: the last
+input that translated) and the failing one, among the kinds that make the refused type. An
+object held serves its last good version, or nothing if it had none, until it changes: then
+it is tried again. Objects changed in the same update as the culprit are held with it (they
+reappear on their next change); a NACK of the very first configuration holds every object of
+those kinds, as nothing is known good yet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from xdscp.logs import clip
+from xdscp.model.base import KubeObject
+from xdscp.model.load import ObjectKey
+from xdscp.model.problems import Problem
+from xdscp.model.resources import Resources
+from xdscp.resourcetypes import CLUSTER, ENDPOINT, LISTENER, ROUTE, SHORT_NAMES
+
+# The kinds whose objects make each type's resources (a type not here: every kind).
+MADE_FROM = {
+    CLUSTER: {"Service", "Backend", "BackendConfigPolicy"},
+    ENDPOINT: {"Service", "EndpointSlice", "Node"},
+    LISTENER: {"Gateway"},
+    ROUTE: {"HTTPRoute", "Gateway", "Service", "Backend", "ReferenceGrant"},
+}
+_KEPT_SNAPSHOTS = 64  # snapshots whose input is remembered, to map a verdict to its input
+
+
+@dataclass(frozen=True)
+class Held:
+    bad: KubeObject  # the version refused
+    good: KubeObject | None  # what is served instead (None: nothing)
+    why: str
+
+
+def objects(resources: Resources) -> dict[ObjectKey, KubeObject]:
+    found: dict[ObjectKey, KubeObject] = {}
+    for table in dataclasses.fields(resources):
+        if table.name == "origins":
+            continue
+        for obj in getattr(resources, table.name).values():
+            found[(obj.KIND, *obj.key)] = obj
+    return found
+
+
+class Quarantine:
+    def __init__(self) -> None:
+        self.held: dict[ObjectKey, Held] = {}
+        self._inputs: OrderedDict[int, Resources] = OrderedDict()  # snapshot serial -> input
+        self._good: dict[str, tuple[int, Resources]] = {}  # type -> newest ACKed input
+
+    def served_from(self, serials: list[int], resources: Resources) -> None:
+        """Remember which input the snapshots (by serial) were built from."""
+        for serial in serials:
+            self._inputs.setdefault(serial, resources)
+            self._inputs.move_to_end(serial)
+        while len(self._inputs) > _KEPT_SNAPSHOTS:
+            self._inputs.popitem(last=False)
+
+    def acked(self, type_url: str, serial: int) -> None:
+        resources = self._inputs.get(serial)
+        if resources is not None and serial >= self._good.get(type_url, (0, None))[0]:
+            self._good[type_url] = (serial, resources)
+
+    def nacked(self, type_url: str, serial: int, error: str) -> bool:
+        """Hold what the refused input changed; whether anything new is held."""
+        refused = self._inputs.get(serial)
+        if refused is None:
+            return False
+        good = self._good.get(type_url, (0, Resources()))[1]
+        why = f"Envoy refused the {SHORT_NAMES.get(type_url, type_url)} it translates to: "
+        return self.blame(refused, good, why + clip(error), MADE_FROM.get(type_url))
+
+    def blame(
+        self, failing: Resources, good: Resources, why: str, kinds: set[str] | None = None
+    ) -> bool:
+        before, after = objects(good), objects(failing)
+        suspects = {
+            key: obj
+            for key, obj in after.items()
+            if (kinds is None or key[0] in kinds)
+            and key not in self.held
+            and (key not in before or (before[key] is not obj and before[key] != obj))
+        }
+        for key, obj in suspects.items():
+            self.held[key] = Held(obj, before.get(key), why)
+        return bool(suspects)
+
+    def confine(self, resources: Resources) -> Resources:
+        """The input with every held object at its last good version (or left out). An object
+        that changed since it was refused is released: it is tried again."""
+        if not self.held:
+            return resources
+        found = objects(resources)
+        for key, held in list(self.held.items()):
+            current = found.get(key)
+            if current is None or (current is not held.bad and current != held.bad):
+                del self.held[key]
+            elif held.good is None:
+                del found[key]
+            else:
+                found[key] = held.good
+        if not self.held:
+            return resources
+        return Resources.of(found.values(), resources.origins)
+
+    def problems(self, resources: Resources) -> list[Problem]:
+        return [
+            Problem(
+                resources.origins.get(key, "xdscp"),
+                *key,
+                "",
+                f"{held.why}; "
+                + ("serving its last good version" if held.good else "not served")
+                + " until it changes",
+            )
+            for key, held in sorted(self.held.items())
+        ]
