@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,11 @@ def with_routes(name: str, port: int, routes: dict[str, Any]) -> dict[str, Any]:
 def envoy_validate(
     clusters: list[dict[str, Any]],
     workdir: Path,
-    listeners: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    listeners: Sequence[dict[str, Any]] = (),
+    secrets: Sequence[dict[str, Any]] = (),
 ) -> subprocess.CompletedProcess[str]:
     bootstrap = workdir / "validate-bootstrap.yaml"
-    resources = {"clusters": clusters, "listeners": list(listeners)}
+    resources = {"clusters": clusters, "listeners": list(listeners), "secrets": list(secrets)}
     bootstrap.write_text(yaml.safe_dump({"static_resources": resources}))
     return subprocess.run(
         [str(envoy_binary()), "--mode", "validate", "-c", str(bootstrap), "-l", "error"],

@@ -17,13 +17,18 @@ HOST = "www.example.com"
 POLICY = "httpbin-keepalive.yaml"
 
 
+def point_endpoints(policies: Path, port: int) -> None:
+    """The httpbin Service's endpoints, in a copy of policies/, moved to `port`."""
+    endpoints = policies / "httpbin-endpoints.yaml"
+    slice_ = yaml.safe_load(endpoints.read_text())
+    slice_["ports"][0]["port"] = port
+    endpoints.write_text(yaml.safe_dump(slice_))
+
+
 def copy_policies(target: Path, httpbin_port: int, listener_port: int) -> Path:
     """policies/ as shipped, with the demo's fixed ports swapped for this test's own."""
     shutil.copytree(ROOT / "policies", target)
-    endpoints = target / "httpbin-endpoints.yaml"
-    slice_ = yaml.safe_load(endpoints.read_text())
-    slice_["ports"][0]["port"] = httpbin_port
-    endpoints.write_text(yaml.safe_dump(slice_))
+    point_endpoints(target, httpbin_port)
     gateway_file = target / "gateway.yaml"
     gateway, route = yaml.safe_load_all(gateway_file.read_text())
     gateway["spec"]["listeners"][0]["port"] = listener_port

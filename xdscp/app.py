@@ -20,7 +20,7 @@ from xdscp.metrics import Metrics
 from xdscp.model.backendconfigpolicy import BackendConfigPolicy
 from xdscp.model.problems import Problem
 from xdscp.pipeline import Pipeline
-from xdscp.resourcetypes import CLUSTER
+from xdscp.resourcetypes import CLUSTER, SECRET
 from xdscp.served import Served, Sink
 from xdscp.server.admin import start_admin
 from xdscp.server.admission import BOUNDS, Limits
@@ -33,7 +33,7 @@ from xdscp.sources.kubernetes import KubernetesConfig, KubernetesSource
 from xdscp.sources.kubernetes.statussink import PolicyStatusSink
 from xdscp.status import Accepted
 from xdscp.translate import Options, Translation, translate
-from xdscp.verify import Check, compare, dynamic_clusters
+from xdscp.verify import Check, compare, dynamic_clusters, dynamic_secrets
 
 log = logging.getLogger("xdscp")
 __all__ = [
@@ -199,16 +199,30 @@ def _policy_warnings(translation: Translation, update: Update) -> Iterator[Probl
 
 
 def verify(admin: str, paths: tuple[Path, ...]) -> list[Check]:
-    """Check a live Envoy's clusters against what the files translate to."""
+    """Check a live Envoy's clusters and SDS secrets against what the files translate to.
+
+    Envoy shows private keys redacted; so does the expected side (see verify.as_envoy_shows).
+    """
     translation = translate(load(existing(paths)).resources)
-    expected = {name: render.message_dict(c) for name, c in translation.resources[CLUSTER].items()}
-    return compare(expected, envoy_clusters(admin))
+    dump = _config_dump(admin)
+
+    def expected(type_url: str) -> dict[str, dict[str, Any]]:
+        return {n: render.message_dict(m) for n, m in translation.resources[type_url].items()}
+
+    return compare(expected(CLUSTER), dynamic_clusters(dump)) + compare(
+        expected(SECRET), dynamic_secrets(dump)
+    )
 
 
 def envoy_clusters(admin: str) -> dict[str, dict[str, Any]]:
     """Envoy's dynamic active clusters by name, from config_dump as the guide fetches it."""
+    return dynamic_clusters(_config_dump(admin))
+
+
+def _config_dump(admin: str) -> dict[str, Any]:
     request = urllib.request.Request(f"{admin}/config_dump?include_eds", method="POST")
-    return dynamic_clusters(_admin_json(request, "Envoy's admin (verify --admin)"))
+    dump: dict[str, Any] = _admin_json(request, "Envoy's admin (verify --admin)")
+    return dump
 
 
 def status_table(admin: str) -> str:
@@ -232,7 +246,15 @@ def _admin_json(request: urllib.request.Request, what: str) -> Any:
         raise UserError(f"{url} did not answer JSON: is this {what}?") from None
 
 
-def render_files(paths: tuple[Path, ...], output: str, explain: bool, options: Options) -> str:
+def render_files(
+    paths: tuple[Path, ...],
+    output: str,
+    explain: bool,
+    options: Options,
+    show_secrets: bool = False,
+) -> str:
     update = load(existing(paths))
     translation = translate(update.resources, options)
-    return render.dumps(render.document(translation, update.problems, explain), output)
+    return render.dumps(
+        render.document(translation, update.problems, explain, show_secrets), output
+    )

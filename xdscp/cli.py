@@ -122,7 +122,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     options = Options(listener_address=args.listener_address, local_cluster=args.local_cluster)
-    sys.stdout.write(app.render_files(tuple(args.paths), args.output, args.explain, options))
+    sys.stdout.write(
+        app.render_files(tuple(args.paths), args.output, args.explain, options, args.show_secrets)
+    )
     return 0
 
 
@@ -249,6 +251,11 @@ def _add_render(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml", help="format")
     parser.add_argument("--explain", action="store_true", help="add policy status and provenance")
     parser.add_argument("--listener-address", default="0.0.0.0", help="Gateway listeners bind")
+    parser.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="print the private keys of SDS secrets (redacted by default, as Envoy shows them)",
+    )
     _add_local_cluster(parser)
 
 

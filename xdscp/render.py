@@ -12,9 +12,10 @@ from google.protobuf.message import Message
 
 from xdscp.gatewaystatus import GatewayStatus, RouteStatus
 from xdscp.model.problems import Problem
-from xdscp.resourcetypes import REGISTRY
+from xdscp.resourcetypes import BY_URL, REGISTRY, SECRET
 from xdscp.status import Condition, PolicyStatus
 from xdscp.translate import Translation
+from xdscp.verify import as_envoy_shows
 
 
 def message_dict(message: Message) -> dict[str, Any]:
@@ -31,9 +32,15 @@ def _listed(messages: Mapping[str, Message]) -> list[dict[str, Any]]:
 
 
 def document(
-    translation: Translation, problems: tuple[Problem, ...] = (), explain: bool = False
+    translation: Translation,
+    problems: tuple[Problem, ...] = (),
+    explain: bool = False,
+    show_secrets: bool = False,
 ) -> dict[str, Any]:
+    """Private keys are shown as Envoy's config_dump shows them (redacted) unless asked."""
     out: dict[str, Any] = {t.key: _listed(translation.resources[t.url]) for t in REGISTRY}
+    if not show_secrets:
+        out[BY_URL[SECRET].key] = as_envoy_shows(out[BY_URL[SECRET].key])
     every_problem = sorted((*problems, *translation.problems))
     if every_problem:
         out["problems"] = [str(p) for p in every_problem]

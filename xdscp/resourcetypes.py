@@ -13,6 +13,7 @@ CLUSTER = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 ENDPOINT = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener"
 ROUTE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+SECRET = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,9 @@ class ResourceType:
     key: str  # "clusters": the translation's table and render's document key
     # A first request that names nothing means "all of them" (the legacy wildcard).
     wildcard_by_default: bool
-    # Lower goes first. Additions and updates: a cluster before its endpoints, a listener before
-    # its routes. Removals: what uses a resource goes before it (make before break).
+    # Lower goes first. Additions and updates: a secret before the clusters that use it, a
+    # cluster before its endpoints, a listener before its routes. Removals: what uses a resource
+    # goes before it (make before break).
     push_rank: int
     removal_rank: int
     # A resource's version also covers the same-named resource of this type: Envoy warms a
@@ -32,20 +34,22 @@ class ResourceType:
 
 
 REGISTRY = (
-    ResourceType(CLUSTER, "cds", "clusters", wildcard_by_default=True, push_rank=0, removal_rank=3),
+    ResourceType(CLUSTER, "cds", "clusters", wildcard_by_default=True, push_rank=1, removal_rank=3),
     ResourceType(
         ENDPOINT,
         "eds",
         "endpoints",
         wildcard_by_default=False,
-        push_rank=1,
+        push_rank=2,
         removal_rank=2,
         versioned_with=CLUSTER,
     ),
     ResourceType(
-        LISTENER, "lds", "listeners", wildcard_by_default=True, push_rank=2, removal_rank=1
+        LISTENER, "lds", "listeners", wildcard_by_default=True, push_rank=3, removal_rank=1
     ),
-    ResourceType(ROUTE, "rds", "routes", wildcard_by_default=False, push_rank=3, removal_rank=0),
+    ResourceType(ROUTE, "rds", "routes", wildcard_by_default=False, push_rank=4, removal_rank=0),
+    # Upstream TLS certificates and CAs, by the names clusters give them (never wildcard).
+    ResourceType(SECRET, "sds", "secrets", wildcard_by_default=False, push_rank=0, removal_rank=4),
 )
 
 BY_URL = {t.url: t for t in REGISTRY}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 MISSING = "(absent)"
 REDACTED = "[redacted]"
+# A bytes field redacted holds those bytes, which JSON shows in base64.
+REDACTED_BYTES = base64.b64encode(REDACTED.encode()).decode()
 # Fields Envoy marks sensitive and shows as "[redacted]" in config_dump, whatever they hold.
 SENSITIVE = frozenset({"private_key", "password"})
 
@@ -39,7 +42,7 @@ def compare(
         if have is None:
             checks.append(Check(name, "(cluster)", "present", MISSING))
             continue
-        want_leaves, have_leaves = dict(_leaves(_as_envoy_shows(want))), dict(_leaves(have))
+        want_leaves, have_leaves = dict(_leaves(as_envoy_shows(want))), dict(_leaves(have))
         for path in sorted(want_leaves.keys() | have_leaves.keys()):
             checks.append(
                 Check(name, path, want_leaves.get(path, MISSING), have_leaves.get(path, MISSING))
@@ -49,10 +52,21 @@ def compare(
 
 def dynamic_clusters(config_dump: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Envoy's dynamic active clusters by name, from a config_dump, without their "@type"."""
+    return _dynamic(config_dump, "ClustersConfigDump", "dynamic_active_clusters", "cluster")
+
+
+def dynamic_secrets(config_dump: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Envoy's SDS secrets by name (private keys redacted by Envoy), without their "@type"."""
+    return _dynamic(config_dump, "SecretsConfigDump", "dynamic_active_secrets", "secret")
+
+
+def _dynamic(
+    config_dump: dict[str, Any], section_type: str, listed: str, item: str
+) -> dict[str, dict[str, Any]]:
     for section in config_dump["configs"]:
-        if section["@type"].endswith("ClustersConfigDump"):
-            clusters = [c["cluster"] for c in section.get("dynamic_active_clusters", [])]
-            return {c["name"]: {k: v for k, v in c.items() if k != "@type"} for c in clusters}
+        if section["@type"].endswith(section_type):
+            found = [entry[item] for entry in section.get(listed, []) if item in entry]
+            return {r["name"]: {k: v for k, v in r.items() if k != "@type"} for r in found}
     return {}
 
 
@@ -64,15 +78,17 @@ def _leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield prefix, value
 
 
-def _as_envoy_shows(value: Any) -> Any:
+def as_envoy_shows(value: Any) -> Any:
     """`value` with its sensitive data sources as config_dump shows them."""
     if isinstance(value, dict):
         return {
-            key: {source: REDACTED for source in item}
+            key: {
+                source: REDACTED_BYTES if source == "inline_bytes" else REDACTED for source in item
+            }
             if key in SENSITIVE and isinstance(item, dict)
-            else _as_envoy_shows(item)
+            else as_envoy_shows(item)
             for key, item in value.items()
         }
     if isinstance(value, list):
-        return [_as_envoy_shows(item) for item in value]
+        return [as_envoy_shows(item) for item in value]
     return value

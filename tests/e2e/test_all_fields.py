@@ -22,7 +22,7 @@ import yaml
 
 from tests.certs import MtlsPaths, write_mtls
 from tests.e2e.tls_upstream import TlsUpstream
-from tests.live import CLUSTER, POLICY, Stack
+from tests.live import CLUSTER, POLICY, Stack, point_endpoints
 from xdscp.app import envoy_clusters, load, verify
 from xdscp.processes import Httpbin, NotReady, wait_for
 from xdscp.resourcetypes import CLUSTER as CDS
@@ -85,10 +85,7 @@ def everything(
     path, listener_port = policies
     certs = write_mtls(tmp_path / "pki", [CLIENT])
     with TlsUpstream(int(httpbin.url.rsplit(":", 1)[1]), certs) as upstream:
-        endpoints = path / "httpbin-endpoints.yaml"
-        endpoint_slice = yaml.safe_load(endpoints.read_text())
-        endpoint_slice["ports"][0]["port"] = upstream.port
-        endpoints.write_text(yaml.safe_dump(endpoint_slice))
+        point_endpoints(path, upstream.port)
         (path / POLICY).write_text(yaml.safe_dump(live_policy(certs)))
         live = Stack(path, tmp_path, listener_port, delta=request.param == "delta")
         try:

@@ -1,10 +1,11 @@
 """A TLS upstream in front of httpbin, as an Envoy cluster with a BackendConfigPolicy reaches it.
 
-Each connection must open with a PROXY protocol v2 header, then a TLS handshake in which the
-client presents a certificate from the test CA; the decrypted bytes go to httpbin as they are,
-and httpbin's answers go back encrypted. What each connection showed (PROXY command, SNI,
-ALPN, TLS version, client certificate, request lines) is recorded for the test to check, and
-so is every connection refused, with why.
+Each connection must open with a PROXY protocol v2 header (unless built without), then a TLS
+handshake in which the client presents a certificate from the test CA (`rotate` switches to
+another server certificate and CA, for connections from then on); the decrypted bytes go to
+httpbin as they are, and httpbin's answers go back encrypted. What each connection showed
+(PROXY command, SNI, ALPN, TLS version, client certificate, request lines) is recorded for the
+test to check, and so is every connection refused, with why.
 
 It runs on its own asyncio loop in a thread of the test process, on 127.0.0.1 only. TLS is done
 on memory BIOs rather than on the socket, so the bytes read along with the PROXY header are fed
@@ -48,14 +49,10 @@ class Connection:
 class TlsUpstream:
     """`with TlsUpstream(httpbin_port, certs) as upstream:` serves on `upstream.port`."""
 
-    def __init__(self, target_port: int, certs: MtlsPaths) -> None:
+    def __init__(self, target_port: int, certs: MtlsPaths, proxy_protocol: bool = True) -> None:
         self.target_port = target_port
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(certs.server_cert, certs.server_key)
-        self.context.load_verify_locations(certs.ca_cert)
-        self.context.verify_mode = ssl.CERT_REQUIRED  # no client certificate, no connection
-        self.context.set_alpn_protocols(["http/1.1"])  # chosen only if the client offers it
-        self.context.sni_callback = self._record_sni
+        self.proxy_protocol = proxy_protocol
+        self.context = self._context(certs)
         self.port = 0
         self.connections: list[Connection] = []
         self.refused: list[str] = []
@@ -92,6 +89,23 @@ class TlsUpstream:
         if not self._loop.is_running() and not self._loop.is_closed():
             self._loop.close()
 
+    def rotate(self, certs: MtlsPaths) -> None:
+        """Serve another certificate and trust only another CA, from the next connection on."""
+        self.context = self._context(certs)
+
+    def drop(self) -> None:
+        """Close every open connection (the listener stays): the client must connect anew."""
+        self._call(self._drop())
+
+    def _context(self, certs: MtlsPaths) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certs.server_cert, certs.server_key)
+        context.load_verify_locations(certs.ca_cert)
+        context.verify_mode = ssl.CERT_REQUIRED  # no client certificate, no connection
+        context.set_alpn_protocols(["http/1.1"])  # chosen only if the client offers it
+        context.sni_callback = self._record_sni
+        return context
+
     def _call(self, coroutine: Any) -> Any:
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         return future.result(_TIMEOUT)
@@ -104,6 +118,9 @@ class TlsUpstream:
     async def _close(self) -> None:
         if self._server is not None:
             self._server.close()
+        await self._drop()
+
+    async def _drop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -140,7 +157,7 @@ class TlsUpstream:
             self._tasks.discard(task)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = await self._proxy_header(reader)
+        connection = await self._proxy_header(reader) if self.proxy_protocol else Connection(0, "")
         incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         session = _Session(
             self.context.wrap_bio(incoming, outgoing, server_side=True),

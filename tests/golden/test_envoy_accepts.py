@@ -5,7 +5,9 @@ holds for the translator as it is, whatever order the tests run in.
 
 EDS clusters become STATIC with their rendered endpoints as the load assignment (a bootstrap
 has no ADS to get them from), and the certificate paths the cases name are pointed at a
-generated pair, because Envoy reads those files while validating.
+generated pair, because Envoy reads those files while validating. Likewise SDS secrets become
+static secrets of the bootstrap: those rendered (private keys shown), a generated pair for those
+a case leaves missing, and SYSTEM_CA_CERT as the shipped bootstrap defines it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,21 @@ from cryptography.x509.oid import NameOID
 
 from tests.envoy_validate import as_static, envoy_validate, with_routes
 from tests.golden.test_golden import CASES, ROOT, render
-from xdscp.translate.policy.tls import SYSTEM_CA_BUNDLE
+from xdscp.app import render_files
+from xdscp.translate import Options
+from xdscp.translate.secrets import SYSTEM_CA_CERT
+
+BOOTSTRAP = ROOT / "envoy" / "bootstrap.yaml"
+
+
+def system_ca() -> dict[str, Any]:
+    """The bootstrap's static secret SYSTEM_CA_CERT, which clusters name for the system CAs."""
+    secrets = yaml.safe_load(BOOTSTRAP.read_text())["static_resources"]["secrets"]
+    secret: dict[str, Any] = next(s for s in secrets if s["name"] == SYSTEM_CA_CERT)
+    return secret
+
+
+SYSTEM_CA_BUNDLE = system_ca()["validation_context"]["trusted_ca"]["filename"]
 
 
 def _certificate(directory: Path) -> tuple[Path, Path]:
@@ -67,17 +83,46 @@ def _point_files_at(node: Any, cert: Path, key: Path) -> None:
             _point_files_at(item, cert, key)
 
 
-def golden_clusters() -> list[dict[str, Any]]:
-    clusters = []
+def _static_sds(node: Any, prefix: str, names: set[str]) -> None:
+    """SDS references made static (no sds_config), named apart per case; collects the names."""
+    if isinstance(node, dict):
+        if "sds_config" in node:
+            del node["sds_config"]
+            node["name"] = f"{prefix}/{node['name']}"
+            names.add(node["name"])
+        for value in node.values():
+            _static_sds(value, prefix, names)
+    elif isinstance(node, list):
+        for item in node:
+            _static_sds(item, prefix, names)
+
+
+def _placeholder(name: str) -> dict[str, Any]:
+    """A static secret for an SDS name a case leaves unserved; files replaced later."""
+    if name.endswith("/ca.crt"):
+        return {"name": name, "validation_context": {"trusted_ca": {"filename": "ca.crt"}}}
+    pair = {"certificate_chain": {"filename": "tls.crt"}, "private_key": {"filename": "tls.key"}}
+    return {"name": name, "tls_certificate": pair}
+
+
+def golden_resources() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every golden case's clusters, and the static secrets they name."""
+    clusters, secrets, names = [], {SYSTEM_CA_CERT: system_ca()}, set()
     for case in CASES:
-        rendered = yaml.safe_load(render(case))
+        path = case.relative_to(ROOT)
+        rendered = yaml.safe_load(render_files((path,), "yaml", False, Options(), True))
         stem = case.name.removesuffix(".in.yaml")
+        prefix = f"{case.parent.name}/{stem}"
         # Endpoints too: their localities, weights and health are Envoy's to judge as well.
         assignments = {a["cluster_name"]: a for a in rendered["endpoints"]}
         for cluster in rendered["clusters"]:
-            name = f"{case.parent.name}/{stem}/{cluster['name']}"
+            name = f"{prefix}/{cluster['name']}"
             clusters.append(as_static(cluster, name, assignments.get(cluster["name"])))
-    return clusters
+        _static_sds(clusters, prefix, names)
+        for secret in rendered["secrets"]:
+            secrets[f"{prefix}/{secret['name']}"] = {**secret, "name": f"{prefix}/{secret['name']}"}
+    secrets.update((n, _placeholder(n)) for n in names - secrets.keys())
+    return clusters, [secrets[n] for n in sorted(secrets)]
 
 
 def test_envoy_accepts_every_golden_cluster(
@@ -86,11 +131,13 @@ def test_envoy_accepts_every_golden_cluster(
     if not Path(SYSTEM_CA_BUNDLE).exists():
         pytest.skip(f"{SYSTEM_CA_BUNDLE} is missing here; Envoy would fail to read it")
     monkeypatch.chdir(ROOT)
-    clusters = golden_clusters()
+    clusters, secrets = golden_resources()
     assert any(c["name"].endswith("/all-fields/kube_ns_svc_8080") for c in clusters)
+    assert any("tls_certificate" in s and "inline_bytes" in str(s) for s in secrets)
     cert, key = _certificate(tmp_path)
     _point_files_at(clusters, cert, key)
-    result = envoy_validate(clusters, tmp_path)
+    _point_files_at(secrets, cert, key)
+    result = envoy_validate(clusters, tmp_path, secrets=secrets)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

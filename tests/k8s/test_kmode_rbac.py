@@ -86,6 +86,7 @@ def assert_least_privilege(cluster: KubeCluster, user: str, namespace: str, leas
     xdscp needs and no more: read what it translates, write status, hold its Lease."""
     allowed = [
         ("watch", "services", "-A"),
+        ("watch", "secrets", "-A"),  # read for tls.secretRef
         ("list", "endpointslices.discovery.k8s.io", "-A"),
         ("watch", "gateways.gateway.networking.k8s.io", "-A"),
         ("watch", "httproutes.gateway.networking.k8s.io", "-A"),
@@ -109,7 +110,10 @@ def assert_least_privilege(cluster: KubeCluster, user: str, namespace: str, leas
         ("patch", "referencegrants.gateway.networking.k8s.io", "-A"),
         ("delete", "services", "-A"),
         ("patch", "nodes"),
-        ("get", "secrets", "-A"),
+        ("create", "secrets", "-A"),
+        ("update", "secrets", "-A"),
+        ("patch", "secrets", "-A"),
+        ("delete", "secrets", "-A"),
         ("update", "leases.coordination.k8s.io/kube-scheduler", "-n", namespace),
         ("create", "leases.coordination.k8s.io", "-n", "default"),
     ]

@@ -7,6 +7,7 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
+from envoy.extensions.transport_sockets.tls.v3 import secret_pb2
 from envoy.service.discovery.v3 import discovery_pb2
 
 from tests.server.fake import fake_stream
@@ -17,6 +18,7 @@ from xdscp.resourcetypes import ENDPOINT as EDS
 from xdscp.resourcetypes import LISTENER as LDS
 from xdscp.resourcetypes import REMOVAL_ORDER
 from xdscp.resourcetypes import ROUTE as RDS
+from xdscp.resourcetypes import SECRET as SDS
 from xdscp.server.delta import DeltaStream
 from xdscp.server.events import Acked, Holds, Nacked, Rejected, Sent
 from xdscp.server.fleet import Fleet
@@ -101,7 +103,8 @@ def test_sotw_through_the_servicer_fresh_nonces_push_order_and_fleet_view() -> N
 
 
 def everything(clusters: list[str]) -> Snapshot:
-    """Clusters with their endpoints, and one listener and its routes while there are any."""
+    """Clusters with their endpoints, and one listener, its routes and a secret while there are
+    any."""
     translation = Translation()
     for name in clusters:
         translation.resources[CDS][name] = cluster_pb2.Cluster(name=name)
@@ -109,6 +112,7 @@ def everything(clusters: list[str]) -> Snapshot:
     if clusters:
         translation.resources[LDS]["l"] = listener_pb2.Listener(name="l")
         translation.resources[RDS]["r"] = route_pb2.RouteConfiguration(name="r")
+        translation.resources[SDS]["s"] = secret_pb2.Secret(name="s")
     return Snapshot.build(translation)
 
 
@@ -117,7 +121,7 @@ def test_delta_through_the_servicer_numbers_nonces_and_removes_in_removal_order(
         cache = SnapshotCache()
         cache.set(everything(["a"]))
         async with fake_stream(cache, delta=True) as ads:
-            for type_url, names in ((CDS, []), (EDS, ["a"]), (LDS, []), (RDS, ["r"])):
+            for type_url, names in ((SDS, ["s"]), (CDS, []), (EDS, ["a"]), (LDS, []), (RDS, ["r"])):
                 request = delta(type_url, subscribe=names)
                 request.node.CopyFrom(node())
                 ads.send(request)
@@ -128,6 +132,6 @@ def test_delta_through_the_servicer_numbers_nonces_and_removes_in_removal_order(
             removals = [await ads.recv() for _ in REMOVAL_ORDER]
             assert [r.type_url for r in removals] == list(REMOVAL_ORDER)
             assert all(len(r.removed_resources) == 1 for r in removals)
-            assert [int(n.split("-")[1]) for n in ads.nonces] == list(range(1, 9))
+            assert [int(n.split("-")[1]) for n in ads.nonces] == list(range(1, 11))
 
     run(scenario)

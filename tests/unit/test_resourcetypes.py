@@ -13,6 +13,7 @@ from xdscp.resourcetypes import (
     REGISTRY,
     REMOVAL_ORDER,
     ROUTE,
+    SECRET,
     SHORT_NAMES,
     WILDCARD_BY_DEFAULT,
 )
@@ -21,10 +22,11 @@ from xdscp.translate import Translation
 
 
 def test_make_before_break() -> None:
-    assert PUSH_ORDER == (CLUSTER, ENDPOINT, LISTENER, ROUTE)
-    assert REMOVAL_ORDER == (ROUTE, LISTENER, ENDPOINT, CLUSTER)
+    # Secrets before the clusters that name them; removed after them.
+    assert PUSH_ORDER == (SECRET, CLUSTER, ENDPOINT, LISTENER, ROUTE)
+    assert REMOVAL_ORDER == (ROUTE, LISTENER, ENDPOINT, CLUSTER, SECRET)
     assert {CLUSTER, LISTENER} == WILDCARD_BY_DEFAULT
-    assert list(SHORT_NAMES.values()) == ["cds", "eds", "lds", "rds"]
+    assert list(SHORT_NAMES.values()) == ["sds", "cds", "eds", "lds", "rds"]
 
 
 def test_a_type_is_pushed_after_the_type_its_versions_cover() -> None:

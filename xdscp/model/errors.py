@@ -20,6 +20,8 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 RULE = "rule"
 # An unknown field found by a validator of the block holding it; its name is in the context.
 UNKNOWN = "unknown_field"
+# A rule about a value that must never be shown: a Secret's.
+SECRET_RULE = "secret_rule"
 
 _JSON_TYPES = {
     "int": "integer",
@@ -40,6 +42,7 @@ _TEMPLATES = {
     "extra_forbidden": "field not declared in schema",
     UNKNOWN: "field not declared in schema",
     RULE: "Invalid value: {shown}: {message}",
+    SECRET_RULE: "Invalid value: {message}",
     "greater_than_equal": "Invalid value: {shown}: should be greater than or equal to {ge}",
     "less_than_equal": "Invalid value: {shown}: should be less than or equal to {le}",
     "too_short": "Invalid value: {actual_length}: should have at least {min_length} items",
@@ -56,6 +59,11 @@ def rule_error(message: str) -> PydanticCustomError:
 
 def unknown_field(name: str) -> PydanticCustomError:
     return PydanticCustomError(UNKNOWN, "unknown field {field}", {"field": name})
+
+
+def secret_error(message: str) -> PydanticCustomError:
+    """A rule error that names the key at fault and never shows its value."""
+    return PydanticCustomError(SECRET_RULE, "{message}", {"message": message})
 
 
 def describe(err: ValidationError) -> Iterator[tuple[str, str]]:

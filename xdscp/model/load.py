@@ -15,6 +15,7 @@ from xdscp.model.errors import describe
 from xdscp.model.gateway import Gateway, HTTPRoute, ReferenceGrant
 from xdscp.model.node import Node
 from xdscp.model.problems import Problem
+from xdscp.model.secret import Secret
 from xdscp.model.service import EndpointSlice, Service
 
 # Every kind xdscp reads, in one visible list.
@@ -27,6 +28,7 @@ KINDS: tuple[type[KubeObject], ...] = (
     BackendConfigPolicy,
     Backend,
     Node,
+    Secret,
 )
 _BY_GROUP_KIND = {(k.GROUP, k.KIND): k for k in KINDS}
 

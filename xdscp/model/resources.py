@@ -11,6 +11,7 @@ from xdscp.model.backendconfigpolicy import Backend, BackendConfigPolicy
 from xdscp.model.base import KubeObject
 from xdscp.model.gateway import Gateway, HTTPRoute, ReferenceGrant
 from xdscp.model.node import Node
+from xdscp.model.secret import Secret
 from xdscp.model.service import EndpointSlice, Service
 
 Key = tuple[str, str]
@@ -32,6 +33,7 @@ class Resources:
     policies: Mapping[Key, BackendConfigPolicy] = field(default_factory=dict)
     backends: Mapping[Key, Backend] = field(default_factory=dict)
     nodes: Mapping[Key, Node] = field(default_factory=dict)  # cluster-scoped: ("", name)
+    secrets: Mapping[Key, Secret] = field(default_factory=dict)
     # Where each object came from (kind, namespace, name) -> file, for messages about it.
     origins: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
 
@@ -55,4 +57,5 @@ class Resources:
             policies=_by_key(grouped, BackendConfigPolicy),
             backends=_by_key(grouped, Backend),
             nodes=_by_key(grouped, Node),
+            secrets=_by_key(grouped, Secret),
         )

@@ -6,6 +6,7 @@ Same input, same output, byte for byte: everything is iterated in sorted order.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from envoy.config.cluster.v3 import cluster_pb2
@@ -19,7 +20,7 @@ from xdscp.model.backendconfigpolicy import Backend
 from xdscp.model.problems import Problem
 from xdscp.model.resources import Key, Resources
 from xdscp.model.service import EndpointSlice, Service
-from xdscp.resourcetypes import CLUSTER, ENDPOINT, LISTENER, REGISTRY, ROUTE
+from xdscp.resourcetypes import CLUSTER, ENDPOINT, LISTENER, REGISTRY, ROUTE, SECRET
 from xdscp.status import FieldOrigin, PolicyStatus
 from xdscp.translate.attachment import Attachment, Target, attach
 from xdscp.translate.clusters import apply_policies, backend_cluster, service_clusters
@@ -28,6 +29,15 @@ from xdscp.translate.listeners import GatewayParts, translate_gateways
 from xdscp.translate.localcluster import local_assignment
 from xdscp.translate.memo import Memo, NoMemo
 from xdscp.translate.report import policy_statuses
+from xdscp.translate.secrets import (
+    Material,
+    Resolved,
+    ca_name,
+    certificate_name,
+    keep_last_good,
+    resolve,
+    sds_secrets,
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,9 @@ Selection = dict[str, frozenset[str] | None]
 class Translation:
     # Envoy messages by type URL (every registered type has a table), then by resource name.
     resources: dict[str, dict[str, Message]] = field(default_factory=_tables)
+    # What each referenced Secret's SDS resources were built from: the next translation's
+    # last good version of it.
+    materials: dict[Key, Material] = field(default_factory=dict)
     statuses: list[PolicyStatus] = field(default_factory=list)
     origins: list[FieldOrigin] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -71,9 +84,13 @@ class _TargetOutput:
     warnings: list[tuple[Key, str]] = field(default_factory=list)  # (policy, warning)
 
     def configure(
-        self, cluster: cluster_pb2.Cluster, attachment: Attachment | None, http2: bool
+        self,
+        cluster: cluster_pb2.Cluster,
+        attachment: Attachment | None,
+        http2: bool,
+        secrets: Mapping[Key, Resolved],
     ) -> None:
-        for spec_field, ignored in apply_policies(cluster, attachment, http2):
+        for spec_field, ignored in apply_policies(cluster, attachment, http2, secrets):
             self.warnings.append(
                 (_winner(attachment, spec_field), f"{to_camel(spec_field)}: {ignored.message}")
             )
@@ -82,19 +99,31 @@ class _TargetOutput:
 
 
 def translate(
-    resources: Resources, options: Options = Options(), memo: Memo | None = None
+    resources: Resources,
+    options: Options = Options(),
+    memo: Memo | None = None,
+    kept: Mapping[Key, Material] = {},
 ) -> Translation:
-    """`memo` (kept by the caller between translations) saves work; the output is the same."""
+    """`memo` (kept by the caller between translations) saves work; the output is the same.
+
+    `kept` is the last translation's `materials`: what a Secret that went missing or bad
+    keeps serving.
+    """
     memo = memo if memo is not None else NoMemo()
     out = Translation()
     attachments, targets_of = attach(resources, memo)
+    secrets = _resolve_secrets(resources, attachments.values(), kept, memo)
     warnings: dict[tuple[Target, Key], set[str]] = defaultdict(set)
     slices = _slices_by_service(resources)
     # One Topology while the Nodes stay the same objects, so the Services' memo entries hold.
     topology = memo.get(("Topology",), tuple(resources.nodes.values()), Topology, resources.nodes)
+    sds_names: dict[str, tuple[str, ...]] = {}  # cluster -> the SDS secrets it names
 
-    def collect(target: Target, result: _TargetOutput) -> None:
+    def collect(target: Target, result: _TargetOutput, used: Mapping[Key, Resolved]) -> None:
         out.resources[CLUSTER].update((c.name, c) for c in result.clusters)
+        if used:
+            names = tuple(n for k in used for n in (certificate_name(k), ca_name(k)))
+            sds_names.update((c.name, names) for c in result.clusters)
         out.resources[ENDPOINT].update((a.cluster_name, a) for a in result.load_assignments)
         out.origins.extend(result.origins)
         for policy, warning in result.warnings:
@@ -103,21 +132,37 @@ def translate(
     for key, service in resources.services.items():
         target = Target("", "Service", *key)
         attachment, service_slices = attachments.get(target), tuple(slices.get(key, ()))
+        used = _secrets_of(attachment, secrets)
         result = memo.get(
             ("Service", key),
-            (service, attachment, topology, *service_slices),
+            (service, attachment, topology, *used.values(), *service_slices),
             _service,
             service,
             attachment,
             service_slices,
             topology,
+            used,
         )
-        collect(target, result)
+        collect(target, result, used)
     for key, backend in resources.backends.items():
         target = Target("gateway.kgateway.dev", "Backend", *key)
         attachment = attachments.get(target)
-        result = memo.get(("Backend", key), (backend, attachment), _backend, backend, attachment)
-        collect(target, result)
+        used = _secrets_of(attachment, secrets)
+        result = memo.get(
+            ("Backend", key),
+            (backend, attachment, *used.values()),
+            _backend,
+            backend,
+            attachment,
+            used,
+        )
+        collect(target, result, used)
+    for secret_key, resolved in secrets.items():
+        if resolved.material is not None:
+            out.materials[secret_key] = material = resolved.material
+            out.resources[SECRET].update(
+                memo.get(("sds", secret_key), (material,), sds_secrets, secret_key, material)
+            )
 
     gateways = translate_gateways(resources, options.listener_address)
     out.resources[LISTENER].update(gateways.listeners)
@@ -139,7 +184,7 @@ def translate(
         out.resources[ENDPOINT][local.cluster_name] = local
         out.problems = [*out.problems, *problems]
         shared = frozenset({local.cluster_name})
-    out.groups = _groups(gateways.parts, shared)
+    out.groups = _groups(gateways.parts, shared, sds_names)
     out.gateway_statuses, out.route_statuses = gateways.gateway_statuses, gateways.route_statuses
     out.statuses = policy_statuses(resources, attachments, targets_of, warnings, memo)
     memo.sweep()
@@ -151,39 +196,80 @@ def _service(
     attachment: Attachment | None,
     slices: tuple[EndpointSlice, ...],
     topology: Topology,
+    secrets: Mapping[Key, Resolved],
 ) -> _TargetOutput:
     result = _TargetOutput()
     for port, cluster in service_clusters(service):
-        result.configure(cluster, attachment, port.speaks_http2)
+        result.configure(cluster, attachment, port.speaks_http2, secrets)
         result.load_assignments.append(load_assignment(cluster.name, port, slices, topology))
     return result
 
 
-def _backend(backend: Backend, attachment: Attachment | None) -> _TargetOutput:
+def _backend(
+    backend: Backend, attachment: Attachment | None, secrets: Mapping[Key, Resolved]
+) -> _TargetOutput:
     result = _TargetOutput()
-    result.configure(backend_cluster(backend), attachment, backend.spec.static.speaks_http2)
+    result.configure(
+        backend_cluster(backend), attachment, backend.spec.static.speaks_http2, secrets
+    )
     return result
 
 
 def _groups(
-    parts: dict[Key, GatewayParts], shared_endpoints: frozenset[str]
+    parts: dict[Key, GatewayParts],
+    shared_endpoints: frozenset[str],
+    sds_names: Mapping[str, tuple[str, ...]],
 ) -> dict[str, Selection]:
     """Each Gateway's group gets its own listeners and routes (named alike) and the clusters
-    they route to, with their endpoints (and `shared_endpoints`: the local cluster's). The
-    unnamed group (an Envoy naming no Gateway) gets every cluster, and the listeners of the
-    only Gateway when there is exactly one."""
+    they route to, with their endpoints (and `shared_endpoints`: the local cluster's) and the
+    secrets they name. The unnamed group (an Envoy naming no Gateway) gets every cluster and
+    secret, and the listeners of the only Gateway when there is exactly one."""
     groups: dict[str, Selection] = {}
     for key, part in parts.items():
         listeners, clusters = frozenset(part.listeners), frozenset(part.clusters)
         groups[gateway_key(*key)] = {
+            SECRET: frozenset(n for c in clusters for n in sds_names.get(c, ())),
             CLUSTER: clusters,
             ENDPOINT: clusters | shared_endpoints,
             LISTENER: listeners,
             ROUTE: listeners,
         }
     only = frozenset(next(iter(parts.values())).listeners) if len(parts) == 1 else frozenset()
-    groups[UNNAMED] = {CLUSTER: None, ENDPOINT: None, LISTENER: only, ROUTE: only}
+    groups[UNNAMED] = {SECRET: None, CLUSTER: None, ENDPOINT: None, LISTENER: only, ROUTE: only}
     return groups
+
+
+def _secret_ref(attachment: Attachment | None) -> Key | None:
+    """The Secret the target's winning tls block names: in the policy's own namespace."""
+    for setting in attachment.settings if attachment else ():
+        if setting.field == "tls" and setting.value.secret_ref is not None:
+            return (setting.policy[0], setting.value.secret_ref.name)
+    return None
+
+
+def _resolve_secrets(
+    resources: Resources,
+    attachments: Iterable[Attachment],
+    kept: Mapping[Key, Material],
+    memo: Memo,
+) -> dict[Key, Resolved]:
+    """Every Secret some target's policy refers to, checked; the last good kept where bad."""
+    out = {}
+    for key in sorted({k for a in attachments if (k := _secret_ref(a)) is not None}):
+        secret = resources.secrets.get(key)
+        now = memo.get(("secret", key), (secret,), resolve, key, secret)
+        if now.problem is not None:
+            last = kept.get(key)
+            now = memo.get(("kept", key), (now, last), keep_last_good, now, last)
+        out[key] = now
+    return out
+
+
+def _secrets_of(
+    attachment: Attachment | None, secrets: Mapping[Key, Resolved]
+) -> dict[Key, Resolved]:
+    key = _secret_ref(attachment)
+    return {key: secrets[key]} if key is not None else {}
 
 
 def _slices_by_service(resources: Resources) -> dict[Key, list[EndpointSlice]]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
 from envoy.extensions.clusters.dns.v3 import dns_cluster_pb2
 
 from xdscp.model.backendconfigpolicy import Backend, StaticHost
+from xdscp.model.resources import Key
 from xdscp.model.service import Service, ServicePort
 from xdscp.translate import names, protos
 from xdscp.translate.attachment import Attachment
@@ -17,6 +18,7 @@ from xdscp.translate.policy import APPLY, ClusterContext
 from xdscp.translate.policy.dns import dns_cluster_type, resolves_by_dns
 from xdscp.translate.policy.fragment import Ignored, merge
 from xdscp.translate.policy.httpoptions import mutate_http_options, set_http2
+from xdscp.translate.secrets import Resolved
 
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 5
 
@@ -58,7 +60,10 @@ def backend_cluster(backend: Backend) -> cluster_pb2.Cluster:
 
 
 def apply_policies(
-    cluster: cluster_pb2.Cluster, attachment: Attachment | None, http2: bool
+    cluster: cluster_pb2.Cluster,
+    attachment: Attachment | None,
+    http2: bool,
+    secrets: Mapping[Key, Resolved],
 ) -> list[tuple[str, Ignored]]:
     """Apply the merged settings; returns (spec field, what) for parts that were ignored."""
     fragments = [
@@ -66,7 +71,9 @@ def apply_policies(
             setting.field,
             APPLY[setting.field](
                 setting.value,
-                ClusterContext(cluster.name, http2, resolves_by_dns(cluster), setting.policy),
+                ClusterContext(
+                    cluster.name, http2, resolves_by_dns(cluster), setting.policy, secrets
+                ),
             ),
         )
         for setting in (attachment.settings if attachment else ())

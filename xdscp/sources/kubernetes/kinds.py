@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from xdscp.model.backendconfigpolicy import BackendConfigPolicy
 from xdscp.model.base import KubeObject
 from xdscp.model.load import KINDS
+from xdscp.model.secret import TYPES as SECRET_TYPES
+from xdscp.model.secret import Secret
 
 # The REST resource name of each kind xdscp reads (what RBAC rules and URLs name).
 _PLURALS = {
@@ -18,6 +20,7 @@ _PLURALS = {
     "BackendConfigPolicy": "backendconfigpolicies",
     "Backend": "backends",
     "Node": "nodes",
+    "Secret": "secrets",
 }
 # Kinds xdscp does without when its RBAC does not grant them or the API server does not serve
 # them: Nodes only add regions and subzones to localities; without ReferenceGrants (an older
@@ -39,9 +42,11 @@ class Resource:
     namespaced: bool = True
     optional: bool = False  # read if allowed; refused, it counts as listed and empty
     metadata_only: bool = False  # keep only apiVersion, kind and metadata of each object
+    # Only the objects matching it (`type=kubernetes.io/tls`), where the server can filter.
+    field_selector: str = ""
 
     @classmethod
-    def of(cls, model: type[KubeObject]) -> Resource:
+    def of(cls, model: type[KubeObject], field_selector: str = "") -> Resource:
         return cls(
             model.KIND,
             model.GROUP,
@@ -50,6 +55,7 @@ class Resource:
             model.NAMESPACED,
             model.KIND in _OPTIONAL,
             model.KIND in _METADATA_ONLY,
+            field_selector,
         )
 
     @property
@@ -61,6 +67,11 @@ class Resource:
         """As RBAC and `kubectl api-resources` spell it: services, backends.gateway.kgateway.dev."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
+    @property
+    def selected(self) -> str:
+        """The name with its field selector, if any: `secrets (type=Opaque)`."""
+        return f"{self.name} ({self.field_selector})" if self.field_selector else self.name
+
     def path(self, namespace: str | None = None, name: str | None = None) -> str:
         """The collection, across all namespaces when `namespace` is None, or one object."""
         namespace = namespace if self.namespaced else None
@@ -69,6 +80,14 @@ class Resource:
         return f"{scoped}/{self.plural}" + (f"/{name}" if name is not None else "")
 
 
-WATCHED = tuple(Resource.of(model) for model in KINDS)
+def _watched(model: type[KubeObject]) -> tuple[Resource, ...]:
+    # Secrets of the types TLS uses only: a cluster's other Secrets (tokens, registry
+    # credentials, Helm releases) are never read, nor held in memory.
+    if model is Secret:
+        return tuple(Resource.of(model, f"type={t}") for t in SECRET_TYPES)
+    return (Resource.of(model),)
+
+
+WATCHED = tuple(resource for model in KINDS for resource in _watched(model))
 POLICIES = Resource.of(BackendConfigPolicy)
 LEASES = Resource("Lease", "coordination.k8s.io", "v1", "leases")

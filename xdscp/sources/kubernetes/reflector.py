@@ -33,7 +33,13 @@ class Scope:
 
     def __str__(self) -> str:
         where = f" in namespace {self.namespace}" if self.namespace is not None else ""
-        return f"{self.resource.name}{where}"
+        return f"{self.resource.selected}{where}"
+
+    @property
+    def selector(self) -> list[tuple[str, str]]:
+        """The query parameters that narrow the list and the watch to this scope's objects."""
+        selector = self.resource.field_selector
+        return [("fieldSelector", selector)] if selector else []
 
     @property
     def path(self) -> str:
@@ -137,7 +143,7 @@ class Reflector:
         objects: list[JSON] = []
         token = ""
         while True:
-            query = [("limit", str(self.timing.page_size))]
+            query = [*self.scope.selector, ("limit", str(self.timing.page_size))]
             if token:
                 query.append(("continue", token))
             with _relist_on_gone():
@@ -153,6 +159,7 @@ class Reflector:
     def _watch(self, version: str) -> str:
         seconds = int(self.timing.watch_seconds * (1 + random.random()))
         query = [
+            *self.scope.selector,
             ("resourceVersion", version),
             ("allowWatchBookmarks", "true"),
             ("timeoutSeconds", str(seconds)),

@@ -72,7 +72,7 @@ class Store:
         entries = [e for scoped in self._entries.values() for e in scoped.values()]
         problems = [p for e in entries for p in e.problems]
         problems.extend(
-            Problem(SOURCE, "", scope.namespace or "", scope.resource.name, "", message)
+            Problem(SOURCE, "", scope.namespace or "", scope.resource.selected, "", message)
             for scope, message in self._unavailable.items()
         )
         objects = (e.object for e in entries if e.object is not None)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from xdscp.model.resources import Key
+from xdscp.translate.secrets import Resolved
 
 
 @dataclass(frozen=True)
@@ -12,3 +16,5 @@ class ClusterContext:
     http2: bool = False
     dns: bool = False  # its endpoints are resolved by DNS (a Backend with host names)
     policy: tuple[str, str] = ("", "")  # (namespace, name) of the policy whose block is applied
+    # Every Secret the target's policies refer to, by (namespace, name), as translate found it.
+    secrets: Mapping[Key, Resolved] = field(default_factory=dict)

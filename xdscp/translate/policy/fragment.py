@@ -51,6 +51,7 @@ class Rule(StrEnum):
     PROTOCOL_MISMATCH = "ProtocolMismatch"  # options for a protocol the upstream does not speak
     NEEDS_HTTP2 = "NeedsHTTP2"
     NEEDS_DNS = "NeedsDNS"  # only DNS-resolved Backends have it
+    SECRET = "SecretUnusable"  # the Secret it names is missing or bad (its last good one is kept)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,189 @@
+"""Secrets: read as the API server stores them, checked as Envoy uses them, served by SDS name."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from tests.certs import MtlsPaths, write_mtls
+from xdscp.model.load import Document, load
+from xdscp.model.resources import Resources
+from xdscp.model.secret import Secret
+from xdscp.resourcetypes import CLUSTER as CDS
+from xdscp.resourcetypes import SECRET as SDS
+from xdscp.snapshot import Snapshot
+from xdscp.translate import Memo, Translation, translate
+
+CLUSTER = "kube_ns_svc_443"
+CERT_NAME, CA_NAME = "ns/client", "ns/client/ca.crt"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[MtlsPaths, MtlsPaths]:
+    """Two unrelated CAs, each with a client certificate: before and after a rotation."""
+    root = tmp_path_factory.mktemp("pki")
+    return write_mtls(root / "old", ["client"]), write_mtls(root / "new", ["client"])
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def secret_body(certs: MtlsPaths, **override: bytes | None) -> dict[str, Any]:
+    cert, key = certs.clients["client"]
+    data = {"tls.crt": cert.read_bytes(), "tls.key": key.read_bytes()}
+    data["ca.crt"] = certs.ca_cert.read_bytes()
+    data.update(override)  # type: ignore[arg-type]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "client", "namespace": "ns"},
+        "type": "kubernetes.io/tls",
+        "data": {k: b64(v) for k, v in data.items() if v is not None},
+    }
+
+
+def objects(secret: dict[str, Any] | None) -> Resources:
+    docs = [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "svc", "namespace": "ns"},
+            "spec": {"ports": [{"port": 443}]},
+        },
+        {
+            "apiVersion": "gateway.kgateway.dev/v1alpha1",
+            "kind": "BackendConfigPolicy",
+            "metadata": {"name": "mtls", "namespace": "ns"},
+            "spec": {
+                "targetRefs": [{"group": "", "kind": "Service", "name": "svc"}],
+                "tls": {"secretRef": {"name": "client"}, "sni": "localhost"},
+            },
+        },
+    ]
+    if secret is not None:
+        docs.append(secret)
+    loaded = load([Document("test", d) for d in docs], {})
+    assert loaded.problems == []
+    return Resources.of(loaded.objects.values())
+
+
+def message(translation: Translation) -> str:
+    (status,) = translation.statuses
+    (ancestor,) = status.ancestors
+    return ancestor.conditions[0].message
+
+
+def test_data_and_string_data_decode_only_the_tls_keys() -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "data": {"ca.crt": b64(b"ca"), "tls.crt": b64(b"old"), "password": "bm90IHJlYWQ="},
+        "stringData": {"tls.crt": "rotated"},
+    }
+    secret = Secret.model_validate(body)
+    assert dict(secret.data) == {"ca.crt": b"ca", "tls.crt": b"rotated"}
+    assert "rotated" not in repr(secret) and " data=" not in repr(secret)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"tls.key": "c2VjcmV0IGtleQ=!"}, {"tls.key": 123}, "c2VjcmV0IGtleQ=="],
+    ids=["bad-base64", "not-a-string", "not-a-map"],
+)
+def test_a_bad_value_is_reported_by_key_and_never_shown(data: object) -> None:
+    body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": data}
+    loaded = load([Document("f.yaml", body)], {})
+    (problem,) = loaded.problems
+    assert problem.field == "data"
+    assert "c2VjcmV0" not in str(problem) and "123" not in str(problem), problem
+
+
+def test_clusters_name_the_secret_and_sds_carries_it(pki: tuple[MtlsPaths, MtlsPaths]) -> None:
+    old, _ = pki
+    out = translate(objects(secret_body(old)))
+    assert message(out) == "policy is valid"
+    assert sorted(out.resources[SDS]) == [CERT_NAME, CA_NAME]
+    cert, key = old.clients["client"]
+    pair = out.resources[SDS][CERT_NAME].tls_certificate
+    assert pair.private_key.inline_bytes == key.read_bytes()
+    assert pair.certificate_chain.inline_bytes.strip() == cert.read_bytes().strip()
+    cluster = out.resources[CDS][CLUSTER].SerializeToString()
+    assert key.read_bytes() not in cluster and CERT_NAME.encode() in cluster
+
+
+def test_rotation_changes_the_secrets_and_not_the_cluster(
+    pki: tuple[MtlsPaths, MtlsPaths],
+) -> None:
+    old, new = pki
+    before = Snapshot.build(translate(objects(secret_body(old))))
+    after = Snapshot.build(translate(objects(secret_body(new))), before)
+    assert after.versions[CDS] == before.versions[CDS]
+    assert after.resources[CDS][CLUSTER] is before.resources[CDS][CLUSTER]
+    assert after.changed is not None
+    assert after.changed[SDS] == {CERT_NAME, CA_NAME}
+    assert after.changed[CDS] == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("override", "problem"),
+    [
+        ({"tls.key": None}, "tls.crt and tls.key must be given together"),
+        ({"tls.crt": b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}, "tls.crt"),
+        ({"tls.key": b"not a key"}, "tls.key is not a PEM private key"),
+        ({"ca.crt": b"garbage"}, "ca.crt is not a PEM certificate"),
+        ({"tls.key": "other"}, "tls.key does not match the first certificate of tls.crt"),
+    ],
+    ids=["no-key", "malformed-cert", "malformed-key", "malformed-ca", "key-mismatch"],
+)
+def test_a_bad_secret_keeps_the_last_good_one_and_says_why(
+    pki: tuple[MtlsPaths, MtlsPaths], override: dict[str, Any], problem: str
+) -> None:
+    old, new = pki
+    if override.get("tls.key") == "other":
+        override = {"tls.key": new.clients["client"][1].read_bytes()}
+    memo = Memo()
+    good = translate(objects(secret_body(old)), memo=memo)
+    bad = translate(objects(secret_body(old, **override)), memo=memo, kept=good.materials)
+    assert problem in message(bad)
+    assert "Envoy keeps its last good version" in message(bad)
+    assert message(bad).startswith("tls: secretRef: Secret ns/client")
+    assert bad.resources[SDS] == good.resources[SDS]
+    assert bad.resources[CDS][CLUSTER] == good.resources[CDS][CLUSTER]
+
+
+def test_a_deleted_secret_keeps_the_last_good_one(pki: tuple[MtlsPaths, MtlsPaths]) -> None:
+    old, _ = pki
+    good = translate(objects(secret_body(old)))
+    gone = translate(objects(None), kept=good.materials)
+    assert "Secret ns/client not found" in message(gone)
+    assert "Envoy keeps its last good version" in message(gone)
+    assert gone.resources[SDS] == good.resources[SDS] and gone.resources[CDS] == good.resources[CDS]
+    # And without a last good version: nothing served, the cluster still names the Secret.
+    never = translate(objects(None))
+    assert never.resources[SDS] == {} and "connections fail until it is fixed" in message(never)
+    assert never.resources[CDS] == good.resources[CDS]
+
+
+def test_only_the_policys_namespace_is_searched(pki: tuple[MtlsPaths, MtlsPaths]) -> None:
+    old, _ = pki
+    elsewhere = secret_body(old)
+    elsewhere["metadata"]["namespace"] = "other"
+    out = translate(objects(elsewhere))
+    assert "Secret ns/client not found" in message(out)
+    assert out.resources[SDS] == {}
+
+
+def test_an_unchanged_secret_reuses_every_translated_object(
+    pki: tuple[MtlsPaths, MtlsPaths],
+) -> None:
+    old, _ = pki
+    memo, resources = Memo(), objects(secret_body(old))
+    first = translate(resources, memo=memo)
+    second = translate(resources, memo=memo, kept=first.materials)
+    third = translate(resources, memo=memo, kept=second.materials)
+    assert third.resources[CDS][CLUSTER] is first.resources[CDS][CLUSTER]
+    assert all(third.resources[SDS][n] is first.resources[SDS][n] for n in first.resources[SDS])

@@ -1,0 +1,145 @@
+"""Secrets a policy's `tls.secretRef` names: checked as Envoy will use them, served over SDS.
+
+A cluster names its certificate and CA by SDS names derived from the Secret, never their
+bytes: rotating a Secret changes only the SDS resources, so the cluster is not re-sent nor
+re-warmed, and keys stay out of cluster dumps. A Secret that goes missing or turns bad keeps
+the last good contents served (passed in by the caller), and says so on the policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+from envoy.config.core.v3 import base_pb2
+from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2
+
+from xdscp.model.resources import Key
+from xdscp.model.secret import CA_CRT, KEYS, TLS_CRT, TLS_KEY, TLS_TYPE, TYPES, Secret
+
+# kgateway's name for the system CA bundle: a static secret in Envoy's bootstrap.
+SYSTEM_CA_CERT = "SYSTEM_CA_CERT"
+
+
+def certificate_name(key: Key) -> str:
+    """The SDS name of a Secret's client certificate and key."""
+    return "/".join(key)
+
+
+def ca_name(key: Key) -> str:
+    """The SDS name of a Secret's CA (a Secret's name has no '/', so neither name clashes)."""
+    return f"{certificate_name(key)}/{CA_CRT}"
+
+
+@dataclass(frozen=True, eq=False)
+class Material:
+    """What a Secret gives Envoy, checked: PEM certificates, the key that matches the first."""
+
+    certificate_chain: bytes | None = field(default=None, repr=False)
+    private_key: bytes | None = field(default=None, repr=False)
+    ca: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, eq=False)
+class Resolved:
+    """A referenced Secret: what Envoy is served (None: nothing good yet), and what is wrong."""
+
+    material: Material | None
+    problem: str | None = None
+
+
+class _Bad(Exception):
+    """A Secret's contents that Envoy would refuse; the message never shows a value."""
+
+
+def resolve(key: Key, secret: Secret | None) -> Resolved:
+    """The Secret as it is now, checked; without regard to any earlier version."""
+    where = f"Secret {certificate_name(key)}"
+    if secret is None:
+        return Resolved(None, f"{where} not found (a policy may refer only to its own namespace's)")
+    try:
+        return Resolved(_material(secret))
+    except _Bad as bad:
+        return Resolved(None, f"{where}: {bad}")
+
+
+def keep_last_good(now: Resolved, kept: Material | None) -> Resolved:
+    """A bad or missing Secret: its last good contents stay served, and the problem says so."""
+    if kept is None:
+        return Resolved(None, f"{now.problem}; connections fail until it is fixed")
+    return Resolved(kept, f"{now.problem}; Envoy keeps its last good version")
+
+
+def sds_secrets(key: Key, material: Material) -> dict[str, secret_pb2.Secret]:
+    """The SDS resources for one Secret's material, by name."""
+    out = {}
+    if material.certificate_chain is not None and material.private_key is not None:
+        name = certificate_name(key)
+        out[name] = secret_pb2.Secret(
+            name=name,
+            tls_certificate=common_pb2.TlsCertificate(
+                certificate_chain=base_pb2.DataSource(inline_bytes=material.certificate_chain),
+                private_key=base_pb2.DataSource(inline_bytes=material.private_key),
+            ),
+        )
+    if material.ca is not None:
+        name = ca_name(key)
+        out[name] = secret_pb2.Secret(
+            name=name,
+            validation_context=common_pb2.CertificateValidationContext(
+                trusted_ca=base_pb2.DataSource(inline_bytes=material.ca)
+            ),
+        )
+    return out
+
+
+def _material(secret: Secret) -> Material:
+    if secret.type not in TYPES:
+        raise _Bad(f"type {secret.type} holds no TLS material; use {' or '.join(TYPES)}")
+    data = secret.data
+    if not any(k in data for k in KEYS):
+        raise _Bad(f"has none of {', '.join(KEYS)}")
+    has_pair = TLS_CRT in data or TLS_KEY in data
+    if secret.type == TLS_TYPE and not has_pair:
+        raise _Bad(f"a {TLS_TYPE} Secret needs {TLS_CRT} and {TLS_KEY}")
+    if has_pair and not (TLS_CRT in data and TLS_KEY in data):
+        raise _Bad(f"{TLS_CRT} and {TLS_KEY} must be given together")
+    chain = key = None
+    if has_pair:
+        certificates = _certificates(data[TLS_CRT], TLS_CRT)
+        key = _private_key(data[TLS_KEY])
+        if _public(certificates[0].public_key()) != _public(key.public_key()):
+            raise _Bad(f"{TLS_KEY} does not match the first certificate of {TLS_CRT}")
+        chain = _pem(certificates)
+    ca = _pem(_certificates(data[CA_CRT], CA_CRT)) if CA_CRT in data else None
+    return Material(chain, data[TLS_KEY] if key is not None else None, ca)
+
+
+def _certificates(pem: bytes, name: str) -> list[x509.Certificate]:
+    try:
+        return x509.load_pem_x509_certificates(pem)
+    except ValueError:
+        raise _Bad(f"{name} is not a PEM certificate (or chain of them)") from None
+
+
+def _private_key(pem: bytes) -> PrivateKeyTypes:
+    try:
+        return serialization.load_pem_private_key(pem, password=None)
+    except TypeError:
+        raise _Bad(f"{TLS_KEY} is encrypted; Envoy needs it unencrypted") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise _Bad(f"{TLS_KEY} is not a PEM private key") from None
+
+
+def _public(key: PublicKeyTypes) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _pem(certificates: list[x509.Certificate]) -> bytes:
+    # Re-encoded: what Envoy gets is plain PEM, whatever text surrounded the blocks.
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certificates)
