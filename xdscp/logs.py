@@ -22,8 +22,9 @@ def clip(text: str, limit: int = CLIP) -> str:
 
 
 class StreamLog(logging.LoggerAdapter[logging.Logger]):
-    """A logger for one ADS stream: node id and stream number on every line, as fields (for
-    JSON) and at the start of the text; the node id is read when logging, as it arrives late.
+    """A logger for one ADS stream: node id and stream number on every line, as fields (JSON
+    keeps them apart from the message; text puts them first); the node id is read when
+    logging, as it arrives late.
     Every string on such a line may come from the client, so each is clipped."""
 
     def __init__(self, logger: logging.Logger, status: Any) -> None:
@@ -34,9 +35,9 @@ class StreamLog(logging.LoggerAdapter[logging.Logger]):
         self, msg: Any, kwargs: MutableMapping[str, Any]
     ) -> tuple[Any, MutableMapping[str, Any]]:
         status = self.status
-        node = clip(status.node_id)
+        node = clip(status.node_id) or None  # None until the first request names it
         kwargs["extra"] = {"node": node, "stream": status.stream, "variant": status.variant}
-        return f"node={node or '?'} stream={status.stream} {msg}", kwargs
+        return msg, kwargs
 
     def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
         clipped = (clip(a) if isinstance(a, str) else a for a in args)
@@ -57,11 +58,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line)
 
 
+class TextFormatter(logging.Formatter):
+    """`<time> <LEVEL> <logger>: <message>`, a stream's line with `node=... stream=...` first."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        if hasattr(record, "stream"):
+            node = getattr(record, "node", None) or "?"
+            prefixed = f"node={node} stream={record.stream} {record.message}"
+            record = logging.makeLogRecord({**record.__dict__, "message": prefixed})
+        return super().formatMessage(record)
+
+
 def configure(verbose: bool, form: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter()
-        if form == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if form == "json" else TextFormatter())
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])

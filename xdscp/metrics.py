@@ -1,9 +1,31 @@
 """Prometheus metrics, in a registry of their own (nothing global at import): a leaf module
-every stage may record to."""
+every stage may record to.
+
+Every labelled series xdscp can know in advance exists from the start, at 0: a dashboard or an
+alert on `xdscp_nacks_total{type="cds"}` sees a series before the first NACK.
+"""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from xdscp.resourcetypes import SHORT_NAMES
+
+VARIANTS = ("sotw", "delta")
+# Every reason a request or a stream is refused (the server's Rejection and Rejected reasons;
+# a test checks that this list has them all).
+REJECTIONS = (
+    "unknown_type",
+    "permission_denied",
+    "identity_changed",
+    "group_changed",
+    "node_id_too_long",
+    "node_metadata_too_large",
+    "name_too_long",
+    "too_many_names",
+    "too_many_stream_names",
+    "too_many_unknown_types",
+)
 
 
 class Metrics:
@@ -48,3 +70,14 @@ class Metrics:
         self.snapshot_version = Gauge(
             "xdscp_snapshot_info", "Current snapshot", ["version"], registry=self.registry
         )
+        types = SHORT_NAMES.values()
+        for variant in VARIANTS:
+            self.streams.labels(variant)
+            for short in types:
+                self.responses.labels(variant, short)
+        for short in types:
+            self.acks.labels(short)
+            self.nacks.labels(short)
+            self.push_latency.labels(short)
+        for reason in REJECTIONS:
+            self.rejected.labels(reason)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from xdscp.logs import JsonFormatter, StreamLog
+from xdscp.logs import JsonFormatter, StreamLog, TextFormatter
 from xdscp.server.fleet import Fleet
 
 
@@ -22,7 +22,28 @@ def test_stream_lines_carry_node_and_stream_in_text_and_json() -> None:
     finally:
         logger.removeHandler(handler)
     (record,) = records
-    assert record.getMessage() == "node=gateway-7 stream=1 type=cds NACK: bad"
+    assert (
+        TextFormatter()
+        .format(record)
+        .endswith(" WARNING xdscp.test-logs: node=gateway-7 stream=1 type=cds NACK: bad")
+    )
     line = json.loads(JsonFormatter().format(record))
     assert line["node"] == "gateway-7" and line["stream"] == 1 and line["variant"] == "delta"
-    assert line["level"] == "WARNING" and line["message"].endswith("NACK: bad")
+    # The fields are fields only: the message is the message.
+    assert line["level"] == "WARNING" and line["message"] == "type=cds NACK: bad"
+
+
+def test_a_node_not_yet_known_is_null_in_json_and_a_question_mark_in_text() -> None:
+    status = Fleet().open("sotw", "ipv4:127.0.0.1:1")
+    records: list[logging.LogRecord] = []
+    logger = logging.getLogger("xdscp.test-logs-unknown")
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    try:
+        StreamLog(logger, status).warning("opened")
+    finally:
+        logger.removeHandler(handler)
+    (record,) = records
+    assert json.loads(JsonFormatter().format(record))["node"] is None
+    assert TextFormatter().format(record).endswith(": node=? stream=1 opened")

@@ -51,6 +51,8 @@ class StatusWriter:
             ["result"],
             registry=registry,
         )
+        for result in ("written", "conflict", "error"):  # every series there from the start
+            self.writes.labels(result)
 
     def publish(self, findings: Findings) -> None:
         self.findings = findings
