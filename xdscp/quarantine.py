@@ -30,6 +30,9 @@ MADE_FROM = {
     LISTENER: {"Gateway"},
     ROUTE: {"HTTPRoute", "Gateway", "Service", "Backend", "ReferenceGrant"},
 }
+# An object without a file read from the API server: its held version is then reported as a
+# problem of the object there (the status writers take those), as Kubernetes mode names it.
+API_SERVER = "kubernetes"
 _KEPT_SNAPSHOTS = 64  # snapshots whose input is remembered, to map a verdict to its input
 
 
@@ -114,7 +117,7 @@ class Quarantine:
     def problems(self, resources: Resources) -> list[Problem]:
         return [
             Problem(
-                resources.origins.get(key, "xdscp"),
+                resources.origins.get(key, API_SERVER),
                 *key,
                 "",
                 f"{held.why}; "

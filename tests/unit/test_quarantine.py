@@ -16,6 +16,7 @@ from xdscp.pipeline import Pipeline
 from xdscp.resourcetypes import CLUSTER
 from xdscp.served import Served
 from xdscp.sources import Update
+from xdscp.sources.kubernetes.conditions import ancestors
 from xdscp.translate import Options, Translation, translate
 
 
@@ -99,3 +100,39 @@ def test_a_nack_holds_the_object_behind_it_and_the_rest_flows() -> None:
     assert clusters(later) == {"kube_ns_a_82", "kube_ns_c_80"}
     assert later is not None
     assert [p.name for p in later.findings.problems] == ["bad"]
+
+
+def test_a_held_policy_from_the_api_server_is_not_accepted_on_its_status() -> None:
+    """In Kubernetes mode (objects without files) a held object's problem is the object's own,
+    so the status writer sets the policy's Accepted False with Envoy's error, while the last
+    good version keeps applying."""
+    policy = {
+        "apiVersion": "gateway.kgateway.dev/v1alpha1",
+        "kind": "BackendConfigPolicy",
+        "metadata": {"name": "p", "namespace": "ns", "generation": 2},
+        "spec": {
+            "targetRefs": [{"group": "", "kind": "Service", "name": "a"}],
+            "tcpKeepalive": {"keepAliveProbes": 3},
+        },
+    }
+    changed = {**policy, "spec": {**policy["spec"], "tcpKeepalive": {"keepAliveProbes": 4}}}
+    pipeline, objects = Pipeline(SnapshotCache(), Metrics(), Options()), Objects()
+    first = pipeline.apply(objects.update(service("a"), policy))
+    assert first is not None
+    pipeline.verdict(CLUSTER, first.snapshot.serial, None)
+    bad = pipeline.apply(objects.update(service("a"), changed))
+    assert bad is not None
+    held = pipeline.verdict(CLUSTER, bad.snapshot.serial, "no")
+    assert held is not None
+    (problem,) = held.findings.problems
+    assert (problem.source, problem.kind, problem.name) == (
+        "kubernetes",
+        "BackendConfigPolicy",
+        "p",
+    )
+    (status,) = held.findings.policies
+    (entry,) = ancestors(changed, status, [problem], [], "now") or []
+    accepted, attached = entry["conditions"]
+    assert (accepted["type"], accepted["status"]) == ("Accepted", "False")
+    assert "Envoy refused the cds it translates to: no" in accepted["message"]
+    assert (attached["type"], attached["status"]) == ("Attached", "True")
