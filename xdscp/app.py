@@ -30,7 +30,7 @@ from xdscp.server.fleet import Fleet
 from xdscp.sources import Update
 from xdscp.sources.files import REMOVAL_GRACE_SECONDS, SUFFIXES, FileSource
 from xdscp.sources.kubernetes import KubernetesConfig, KubernetesSource
-from xdscp.sources.kubernetes.statussink import PolicyStatusSink
+from xdscp.sources.kubernetes.statussink import StatusSink
 from xdscp.status import Accepted
 from xdscp.translate import Options, Translation, translate
 from xdscp.verify import Check, compare, dynamic_clusters, dynamic_secrets
@@ -74,7 +74,7 @@ async def serve(config: ServeConfig) -> None:
     sinks: list[Sink] = []  # where the findings of each update served go
     if config.kubernetes:
         source = KubernetesSource(config.kubernetes)
-        sinks.append(PolicyStatusSink(source, metrics.registry))
+        sinks.append(StatusSink(source, metrics.registry))
     else:
         source = FileSource(config.paths, grace=REMOVAL_GRACE_SECONDS)
     # Listen first (liveness, and Envoys may connect), serve nothing before the first full view:

@@ -90,9 +90,13 @@ class Pipeline:
             for problem in problems:
                 log.warning("%s", problem)
         stale = f"{len(held)} objects held at their last good version" if held else ""
-        served = self.served = Served(
-            snapshot, groups, Findings(problems, tuple(translation.statuses)), stale
+        findings = Findings(
+            problems,
+            tuple(translation.statuses),
+            tuple(translation.gateway_statuses),
+            tuple(translation.route_statuses),
         )
+        served = self.served = Served(snapshot, groups, findings, stale)
         self.cache.publish(groups, _notes(update))
         self.metrics.snapshot_build.observe(time.perf_counter() - started)
         self.metrics.snapshot_version.clear()

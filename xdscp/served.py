@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from xdscp.gatewaystatus import GatewayStatus, RouteStatus
 from xdscp.model.problems import Problem
 from xdscp.snapshot import Snapshot
 from xdscp.status import PolicyStatus
@@ -18,10 +19,13 @@ from xdscp.status import PolicyStatus
 
 @dataclass(frozen=True)
 class Findings:
-    """What was found in one served view: every problem, and each policy's status."""
+    """What was found in one served view: every problem, each policy's status, and each
+    Gateway's and HTTPRoute's."""
 
     problems: tuple[Problem, ...] = ()
     policies: tuple[PolicyStatus, ...] = ()
+    gateways: tuple[GatewayStatus, ...] = ()
+    routes: tuple[RouteStatus, ...] = ()
 
 
 @dataclass(frozen=True)

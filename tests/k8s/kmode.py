@@ -219,7 +219,7 @@ def metric(xdscp: Xdscp, name: str) -> float:
 
 
 def status_writes(xdscp: Xdscp) -> float:
-    return metric(xdscp, 'xdscp_status_writes_total{result="written"}')
+    return metric(xdscp, 'xdscp_status_writes_total{kind="BackendConfigPolicy",result="written"}')
 
 
 def wait_cluster(

@@ -250,7 +250,7 @@ def test_an_invalid_version_keeps_the_last_valid_one_until_deleted() -> None:
         "p",
         "spec.connectTimeout",
     )
-    assert store.policies()[("ns", "p")]["metadata"]["generation"] == 2  # as stored
+    assert store.objects(POLICIES)[("ns", "p")]["metadata"]["generation"] == 2  # as stored
 
     store.apply(Deleted(scope, good))
     assert store.update().resources.policies == {} and store.update().problems == ()

@@ -48,7 +48,8 @@ def apply_filters(envoy: rc.Route, rule: RouteRule, prefix: str | None) -> None:
             )
         if f.request_redirect:
             _redirect(envoy.redirect, f.request_redirect, prefix)
-        if f.url_rewrite:
+        # A rewrite belongs to a route to backends; one that answers 500 itself has none.
+        if f.url_rewrite and envoy.HasField("route"):
             if f.url_rewrite.hostname:
                 envoy.route.host_rewrite_literal = f.url_rewrite.hostname
             if f.url_rewrite.path:

@@ -1,6 +1,7 @@
-"""A BackendConfigPolicy's `status.ancestors`, as xdscp writes it, from findings held as data.
+"""Status as xdscp writes it, from findings held as data: a BackendConfigPolicy's
+`status.ancestors`, a Gateway's conditions and listeners, an HTTPRoute's `status.parents`.
 
-One entry per target (Gateway API's PolicyAncestorStatus), with the conditions of
+A policy has one entry per target (Gateway API's PolicyAncestorStatus), with the conditions of
 `xdscp.status`. Pure: the status writer compares the result with what the object holds and
 writes only a difference, so `lastTransitionTime` is carried over from the object whenever a
 condition's status stays the same (as apimachinery's SetStatusCondition does).
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from xdscp.gatewaystatus import GatewayStatus, ParentStatus, RouteStatus
 from xdscp.model.problems import Problem
 from xdscp.sources.kubernetes.api import JSON
 from xdscp.status import AncestorStatus, Condition, PolicyStatus, invalid_ancestors
@@ -18,6 +20,9 @@ from xdscp.status import AncestorStatus, Condition, PolicyStatus, invalid_ancest
 CONTROLLER = "xdscp.dev/controller"
 MAX_ANCESTORS = 16  # the CRD's maxItems
 MAX_MESSAGE = 32768  # the CRD's maxLength of a condition message
+MAX_LISTENERS = 64  # Gateway API's maxItems of status.listeners
+MAX_PARENTS = 32  # and of an HTTPRoute's status.parents
+GATEWAY_GROUP = "gateway.networking.k8s.io"
 
 Target = tuple[str, str, str, str]  # group, kind, namespace, name
 _REF_FIELDS = ("group", "kind", "namespace", "name")
@@ -100,3 +105,107 @@ def _condition(condition: Condition, generation: int, before: JSON | None, now: 
 def _target(ref: JSON) -> Target:
     group, kind, namespace, name = (str(ref.get(k, "")) for k in _REF_FIELDS)
     return (group, kind, namespace, name)
+
+
+def gateway_status(found: GatewayStatus, current: JSON, now: str) -> JSON:
+    """A Gateway's `status.conditions` and `status.listeners` (its addresses are left as
+    they are): every condition with the generation it is about, carried-over times."""
+    before = {c.get("type"): c for c in current.get("conditions") or ()}
+    listeners_before = {
+        str(entry.get("name")): {c.get("type"): c for c in entry.get("conditions") or ()}
+        for entry in current.get("listeners") or ()
+    }
+    return {
+        "conditions": [
+            _condition(c, found.generation, before.get(c.type), now) for c in found.conditions
+        ],
+        "listeners": [
+            {
+                "name": listener.name,
+                "supportedKinds": [{"group": GATEWAY_GROUP, "kind": "HTTPRoute"}],
+                "attachedRoutes": listener.attached_routes,
+                "conditions": [
+                    _condition(
+                        c,
+                        found.generation,
+                        listeners_before.get(listener.name, {}).get(c.type),
+                        now,
+                    )
+                    for c in listener.conditions
+                ],
+            }
+            for listener in found.listeners[:MAX_LISTENERS]
+        ],
+    }
+
+
+def route_parents(found: RouteStatus, current: Sequence[JSON], now: str) -> list[JSON]:
+    """An HTTPRoute's `status.parents`: other controllers' entries untouched, then ours."""
+    others = [p for p in current if p.get("controllerName") != CONTROLLER]
+    before = {
+        (_parent_key(p.get("parentRef") or {}), c.get("type")): c
+        for p in current
+        if p.get("controllerName") == CONTROLLER
+        for c in p.get("conditions") or ()
+    }
+    ours = []
+    for parent in found.parents:
+        ref = _parent_ref(parent)
+        key = _parent_key(ref)
+        ours.append(
+            {
+                "parentRef": ref,
+                "controllerName": CONTROLLER,
+                "conditions": [
+                    _condition(c, found.generation, before.get((key, c.type)), now)
+                    for c in parent.conditions
+                ],
+            }
+        )
+    return others + ours[: MAX_PARENTS - len(others)]
+
+
+def _parent_ref(parent: ParentStatus) -> JSON:
+    ref: JSON = {
+        "group": parent.group,
+        "kind": parent.kind,
+        "namespace": parent.namespace,
+        "name": parent.name,
+    }
+    if parent.section_name is not None:
+        ref["sectionName"] = parent.section_name
+    if parent.port is not None:
+        ref["port"] = parent.port
+    return ref
+
+
+def _parent_key(ref: JSON) -> tuple[str, ...]:
+    return tuple(
+        str(ref.get(k, "")) for k in ("group", "kind", "namespace", "name", "sectionName", "port")
+    )
+
+
+def invalid_route(route: JSON, problems: Sequence[Problem]) -> RouteStatus:
+    """A route xdscp cannot read (its last valid version, if any, is still served): not
+    Accepted by any Gateway it names, with what is wrong."""
+    message = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
+    meta = route.get("metadata") or {}
+    namespace = str(meta.get("namespace") or "")
+    parents = []
+    for ref in (route.get("spec") or {}).get("parentRefs") or ():
+        if not isinstance(ref, dict) or not ref.get("name"):
+            continue
+        parents.append(
+            ParentStatus(
+                str(ref.get("group", GATEWAY_GROUP)),
+                str(ref.get("kind", "Gateway")),
+                str(ref.get("namespace") or namespace),
+                str(ref["name"]),
+                ref.get("sectionName"),
+                ref.get("port"),
+                (Condition("Accepted", False, "UnsupportedValue", message),),
+            )
+        )
+    return RouteStatus(
+        namespace, str(meta.get("name") or ""), int(meta.get("generation") or 0), tuple(parents)
+    )

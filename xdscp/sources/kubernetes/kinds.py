@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from xdscp.model.backendconfigpolicy import BackendConfigPolicy
 from xdscp.model.base import KubeObject
+from xdscp.model.gateway import Gateway, HTTPRoute
 from xdscp.model.load import KINDS
 from xdscp.model.secret import TYPES as SECRET_TYPES
 from xdscp.model.secret import Secret
@@ -90,4 +91,8 @@ def _watched(model: type[KubeObject]) -> tuple[Resource, ...]:
 
 WATCHED = tuple(resource for model in KINDS for resource in _watched(model))
 POLICIES = Resource.of(BackendConfigPolicy)
+GATEWAYS = Resource.of(Gateway)
+HTTPROUTES = Resource.of(HTTPRoute)
+# The kinds whose status xdscp writes (and keeps true when someone else writes it).
+WITH_STATUS = (POLICIES, GATEWAYS, HTTPROUTES)
 LEASES = Resource("Lease", "coordination.k8s.io", "v1", "leases")

@@ -18,7 +18,7 @@ from xdscp.model.resources import Key
 from xdscp.sources import Update
 from xdscp.sources.kubernetes.api import JSON, Api
 from xdscp.sources.kubernetes.config import KubernetesConfig, client_configuration
-from xdscp.sources.kubernetes.kinds import WATCHED
+from xdscp.sources.kubernetes.kinds import WATCHED, WITH_STATUS, Resource
 from xdscp.sources.kubernetes.reflector import Event, Reflector, Scope
 from xdscp.sources.kubernetes.store import Store
 
@@ -32,7 +32,8 @@ class KubernetesSource:
         self.configuration = client_configuration(settings.kubeconfig)
         self._scopes = watch_scopes(settings.namespaces)
         self.store = Store(self._scopes)
-        self.served: dict[Key, JSON] = {}  # the policies as in the last Update handed out
+        # The objects whose status xdscp writes, as in the last Update handed out.
+        self.served: dict[Resource, dict[Key, JSON]] = {}
         self._stop = threading.Event()
 
     async def updates(self, debounce_ms: int = 10) -> AsyncIterator[Update]:
@@ -44,7 +45,7 @@ class KubernetesSource:
                 await asyncio.sleep(debounce_ms / 1000)
                 self.store.changed.clear()
                 if self.store.synced:
-                    self.served = self.store.policies()
+                    self.served = {r: self.store.objects(r) for r in WITH_STATUS}
                     yield self.store.update()
         finally:
             self._stop.set()

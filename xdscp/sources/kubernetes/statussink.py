@@ -1,5 +1,6 @@
-"""BackendConfigPolicy status written back to the API server: a sink the composition root
-wires beside the Kubernetes source (it reads the source's store, never the pipeline)."""
+"""Status written back to the API server (BackendConfigPolicies', Gateways', HTTPRoutes'): a
+sink the composition root wires beside the Kubernetes source (it reads the source's store,
+never the pipeline)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from xdscp.sources.kubernetes.writer import StatusWriter
 log = logging.getLogger("xdscp.kubernetes")
 
 
-class PolicyStatusSink:
-    """Elects a leader among the replicas; while leading, keeps every policy's status true."""
+class StatusSink:
+    """Elects a leader among the replicas; while leading, keeps every status xdscp writes
+    true."""
 
     def __init__(self, source: KubernetesSource, registry: CollectorRegistry) -> None:
         api = Api(source.configuration)
@@ -27,8 +29,8 @@ class PolicyStatusSink:
         )
         self._writer = StatusWriter(
             api,
-            lambda: source.served,
-            source.store.policies,
+            lambda resource: source.served.get(resource, {}),
+            source.store.objects,
             lambda: self._elector.leading,
             registry,
         )

@@ -19,7 +19,7 @@ from xdscp.model.problems import Problem
 from xdscp.model.resources import Key, Resources
 from xdscp.sources import Update
 from xdscp.sources.kubernetes.api import JSON
-from xdscp.sources.kubernetes.kinds import POLICIES
+from xdscp.sources.kubernetes.kinds import WITH_STATUS, Resource
 from xdscp.sources.kubernetes.reflector import (
     Changed,
     Deleted,
@@ -78,12 +78,12 @@ class Store:
         objects = (e.object for e in entries if e.object is not None)
         return Update(Resources.of(objects), tuple(problems))
 
-    def policies(self) -> dict[Key, JSON]:
-        """Every BackendConfigPolicy as last stored, valid or not."""
+    def objects(self, resource: Resource) -> dict[Key, JSON]:
+        """Every object of a kind as last stored, valid or not."""
         return {
             key[1:]: entry.body
             for scope, entries in self._entries.items()
-            if scope.resource == POLICIES
+            if scope.resource == resource
             for key, entry in entries.items()
         }
 
@@ -97,7 +97,9 @@ class Store:
             key = _key(body)
             new[key], changed = _entry(key, body, old.get(key))
             config_changed |= changed
-            status_changed |= not changed and old[key].body != body and scope.resource == POLICIES
+            status_changed |= (
+                not changed and old[key].body != body and scope.resource in WITH_STATUS
+            )
         config_changed |= not old.keys() <= new.keys()
         self._entries[scope] = new  # one swap: the view never holds half a list
         self._listed.add(scope)
@@ -106,8 +108,8 @@ class Store:
     def _put(self, scope: Scope, body: JSON) -> None:
         key = _key(body)
         self._entries[scope][key], changed = _entry(key, body, self._entries[scope].get(key))
-        # Only a policy's status is ours to keep true: a Node's heartbeat is nothing to us.
-        self._notify(changed, not changed and scope.resource == POLICIES)
+        # Only the status xdscp writes is its to keep true: a Node's heartbeat is nothing to us.
+        self._notify(changed, not changed and scope.resource in WITH_STATUS)
 
     def _notify(self, config_changed: bool, status_changed: bool) -> None:
         if config_changed:

@@ -1,6 +1,7 @@
-"""Status write-back: each BackendConfigPolicy's findings, through its status subresource.
+"""Status write-back, through the status subresource: each BackendConfigPolicy's findings, each
+Gateway's conditions and listeners, each HTTPRoute's parents.
 
-Only the leader writes, and only a difference: what a policy's status should say is compared
+Only the leader writes, and only a difference: what an object's status should say is compared
 with what the stored object says, so a reconcile that finds nothing new sends nothing. A write
 carries the resourceVersion it was computed from; if the object moved on meanwhile the server
 answers 409 and the watch brings the newer version, which starts another pass.
@@ -20,35 +21,44 @@ from xdscp.model.problems import Problem
 from xdscp.model.resources import Key
 from xdscp.served import Findings
 from xdscp.sources.kubernetes.api import JSON, Api, ApiError
-from xdscp.sources.kubernetes.conditions import ancestors
-from xdscp.sources.kubernetes.kinds import POLICIES
+from xdscp.sources.kubernetes.conditions import (
+    ancestors,
+    gateway_status,
+    invalid_route,
+    route_parents,
+)
+from xdscp.sources.kubernetes.kinds import GATEWAYS, HTTPROUTES, POLICIES, Resource
 from xdscp.sources.kubernetes.store import SOURCE
 
 log = logging.getLogger("xdscp.kubernetes")
 RETRY_SECONDS = 1.0  # after a failed write; the watch pokes sooner when the object changes
+
+# What one kind's status should say, from the object as served and as stored now: the fields
+# of `status` to write (others are left as they are), or None when there is nothing to say.
+Desired = Callable[[Key, JSON, JSON, str], JSON | None]
 
 
 class StatusWriter:
     def __init__(
         self,
         api: Api,
-        served: Callable[[], Mapping[Key, JSON]],
-        stored: Callable[[], Mapping[Key, JSON]],
+        served: Callable[[Resource], Mapping[Key, JSON]],
+        stored: Callable[[Resource], Mapping[Key, JSON]],
         leading: Callable[[], bool],
         registry: CollectorRegistry,
     ) -> None:
-        """`served`: the policies as in the view the findings are about; `stored`: as now."""
+        """`served`: a kind's objects as in the view the findings are about; `stored`: as now."""
         self.api, self._served, self._stored = api, served, stored
         self.findings = Findings()  # about the view `served` gives
         self._leading = leading
         self._due = asyncio.Event()
         # The resourceVersion each write was based on: while the store still shows it, our
         # write has not come back through the watch yet, and comparing would see old status.
-        self._written: dict[Key, str] = {}
+        self._written: dict[str, dict[Key, str]] = defaultdict(dict)
         self.writes = Counter(
             "xdscp_status_writes",
-            "BackendConfigPolicy status writes, by result",
-            ["result"],
+            "Status writes, by kind and result",
+            ["kind", "result"],
             registry=registry,
         )
         for result in ("written", "conflict", "error"):  # every series there from the start
@@ -70,47 +80,84 @@ class StatusWriter:
                 await self._reconcile()
 
     async def _reconcile(self) -> None:
-        statuses = {(s.namespace, s.name): s for s in self.findings.policies}
-        problems: dict[Key, list[Problem]] = defaultdict(list)
-        for problem in self.findings.problems:
-            if problem.source == SOURCE and problem.kind == POLICIES.kind:
-                problems[(problem.namespace, problem.name)].append(problem)
-        stored = self._stored()
-        self._written = {k: v for k, v in self._written.items() if k in stored}
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        for key, served in sorted(self._served().items()):
+        for resource, desired in self._kinds():
+            if not await self._reconcile_kind(resource, desired, now):
+                return
+
+    def _kinds(self) -> list[tuple[Resource, Desired]]:
+        findings = self.findings
+        problems: dict[tuple[str, Key], list[Problem]] = defaultdict(list)
+        for problem in findings.problems:
+            if problem.source == SOURCE:
+                problems[(problem.kind, (problem.namespace, problem.name))].append(problem)
+        policies = {(s.namespace, s.name): s for s in findings.policies}
+        gateways = {(s.namespace, s.name): s for s in findings.gateways}
+        routes = {(s.namespace, s.name): s for s in findings.routes}
+
+        def policy(key: Key, served: JSON, current: JSON, now: str) -> JSON | None:
+            before = (current.get("status") or {}).get("ancestors") or []
+            found = problems.get((POLICIES.kind, key), [])
+            after = ancestors(served, policies.get(key), found, before, now)
+            return None if after is None else {"ancestors": after}
+
+        def gateway(key: Key, served: JSON, current: JSON, now: str) -> JSON | None:
+            found = gateways.get(key)
+            return (
+                None if found is None else gateway_status(found, current.get("status") or {}, now)
+            )
+
+        def route(key: Key, served: JSON, current: JSON, now: str) -> JSON | None:
+            invalid = problems.get((HTTPROUTES.kind, key))
+            found = invalid_route(served, invalid) if invalid else routes.get(key)
+            if found is None:
+                return None
+            before = (current.get("status") or {}).get("parents") or []
+            return {"parents": route_parents(found, before, now)}
+
+        return [(POLICIES, policy), (GATEWAYS, gateway), (HTTPROUTES, route)]
+
+    async def _reconcile_kind(self, resource: Resource, desired: Desired, now: str) -> bool:
+        """False when the pass should stop (the server is unwell, or leadership is gone)."""
+        stored = self._stored(resource)
+        written = self._written[resource.kind] = {
+            k: v for k, v in self._written[resource.kind].items() if k in stored
+        }
+        for key, served in sorted(self._served(resource).items()):
             current = stored.get(key)
             if current is None or _generation(current) != _generation(served):
                 continue  # deleted, or a newer spec is on its way through the pipeline
             version = str(current["metadata"].get("resourceVersion", ""))
-            if self._written.get(key) == version:
+            if written.get(key) == version:
                 continue
-            before = (current.get("status") or {}).get("ancestors") or []
-            after = ancestors(served, statuses.get(key), problems.get(key, ()), before, now)
-            if after is None or after == before:
+            after = desired(key, served, current, now)
+            status = current.get("status") or {}
+            if after is None or all(status.get(k) == v for k, v in after.items()):
                 continue
-            if not self._leading() or not await self._write(key, version, after):
-                return
+            if not self._leading() or not await self._write(resource, key, version, after):
+                return False
+        return True
 
-    async def _write(self, key: Key, version: str, after: list[JSON]) -> bool:
+    async def _write(self, resource: Resource, key: Key, version: str, after: JSON) -> bool:
         """Write one status; False when the pass should stop (the server is unwell)."""
-        path = POLICIES.path(*key) + "/status"
-        patch = {"metadata": {"resourceVersion": version}, "status": {"ancestors": after}}
+        path = resource.path(*key) + "/status"
+        patch = {"metadata": {"resourceVersion": version}, "status": after}
+        kind = resource.kind
         try:
             await asyncio.to_thread(self.api.merge_patch, path, patch)
         except ApiError as err:
             if err.status in (404, 409):  # deleted or changed: the watch brings the news
-                self.writes.labels("conflict").inc()
+                self.writes.labels(kind, "conflict").inc()
                 return True
-            self.writes.labels("error").inc()
-            log.warning("writing the status of BackendConfigPolicy %s/%s: %s", *key, err)
+            self.writes.labels(kind, "error").inc()
+            log.warning("writing the status of %s %s/%s: %s", kind, *key, err)
             asyncio.get_running_loop().call_later(RETRY_SECONDS, self.poke)
             return False
-        self._written[key] = version
-        self.writes.labels("written").inc()
-        log.info("wrote the status of BackendConfigPolicy %s/%s", *key)
+        self._written[kind][key] = version
+        self.writes.labels(kind, "written").inc()
+        log.info("wrote the status of %s %s/%s", kind, *key)
         return True
 
 
-def _generation(policy: JSON) -> int:
-    return int((policy.get("metadata") or {}).get("generation") or 0)
+def _generation(body: JSON) -> int:
+    return int((body.get("metadata") or {}).get("generation") or 0)
