@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: demo compose-demo test lint typecheck k8s deploy-render golden soak clean
+.PHONY: demo compose-demo check test lint typecheck k8s deploy-render golden soak clean
 
 $(BIN)/xdscp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: $(BIN)/xdscp
 # ARGS=--once brings it down right after the checks.
 compose-demo: $(BIN)/xdscp
 	$(BIN)/python -m tests.deploy.composedemo $(ARGS)
+
+# The fast tier, for every edit: lint, types (tests and bench too) and every test that starts no
+# process (pytest --fast; markers in pyproject.toml say what a test starts). Under 30 s.
+check: lint typecheck
+	$(BIN)/pytest -q --fast $(ARGS)
 
 lint: $(BIN)/xdscp
 	$(BIN)/ruff check .

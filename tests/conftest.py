@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.live import Stack, copy_policies
 from xdscp.processes import Httpbin, free_port
+
+# The markers that say what a test starts (registered in pyproject.toml).
+STARTS = ("envoy", "apiserver", "netns", "containers", "process")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -17,6 +22,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="rewrite tests/golden/**/*.out.yaml from the translator (then read the diff)",
     )
+    parser.addoption(
+        "--fast",
+        action="store_true",
+        help=f"only tests that start no process (none of: {', '.join(STARTS)}); `make check`",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--fast"):
+        return
+    starting = [i for i in items if any(i.get_closest_marker(m) for m in STARTS)]
+    if starting:
+        config.hook.pytest_deselected(items=starting)
+        items[:] = [i for i in items if i not in set(starting)]
+
+
+class _Unmarked(subprocess.Popen):  # type: ignore[type-arg]
+    def __init__(self, args: Any, *_: Any, **__: Any) -> None:
+        raise AssertionError(
+            f"this test starts a process ({args!r}): mark it with what it starts,"
+            f" one of {', '.join(STARTS)} (see pyproject.toml)"
+        )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under --fast, a test (or fixture) that starts a process fails: its marker is missing."""
+    if config.getoption("--fast"):
+        subprocess.Popen = _Unmarked  # type: ignore[misc]
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ import pytest
 from tests.cli.run import one_line_error, xdscp
 from tests.live import ROOT
 
+pytestmark = pytest.mark.process
+
 POLICIES = ROOT / "policies"
 
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.live import ROOT
 from xdscp.metrics import REJECTIONS, VARIANTS
 from xdscp.processes import Xdscp, http_get
 from xdscp.resourcetypes import SHORT_NAMES
 from xdscp.server.admission import BOUNDS
+
+pytestmark = pytest.mark.process
 
 
 def test_every_known_series_is_there_at_zero_from_the_start(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ from tests.cli.run import xdscp
 from tests.live import ROOT
 from xdscp.cli import VERBS, parser
 
+pytestmark = pytest.mark.process
+
 FLAG = re.compile(r"`(--?[a-z][\w-]*)`")
 DEFAULT = re.compile(r"`(--?[a-z][\w-]*)` \(default `([^`]*)`")
 

@@ -12,6 +12,8 @@ from tests.cli.run import one_line_error, xdscp
 from tests.live import ROOT
 from xdscp.processes import Xdscp, free_port
 
+pytestmark = pytest.mark.process
+
 POLICIES = ROOT / "policies"
 
 

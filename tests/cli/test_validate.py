@@ -11,6 +11,8 @@ import pytest
 from tests.cli.run import xdscp
 from tests.live import ROOT
 
+pytestmark = pytest.mark.process
+
 POLICY = """\
 apiVersion: gateway.kgateway.dev/v1alpha1
 kind: {kind}

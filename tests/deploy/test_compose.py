@@ -19,6 +19,8 @@ from tests.live import ROOT
 from .composedemo import prove, running_stack
 from .engine import OVERRIDE
 
+pytestmark = [pytest.mark.containers, pytest.mark.envoy, pytest.mark.process]
+
 COMPOSE = ROOT / "docker-compose.yml"
 
 

@@ -6,11 +6,14 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.live import Stack
 from xdscp.processes import http_get, wait_for
 from xdscp.resourcetypes import SHORT_NAMES
+
+pytestmark = [pytest.mark.envoy, pytest.mark.process]
 
 # Every type the guide uses: it names no Secret, so Envoy never asks for SDS.
 TYPES = tuple(short for short in SHORT_NAMES.values() if short != "sds")

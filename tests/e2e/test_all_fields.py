@@ -29,6 +29,8 @@ from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.snapshot import Snapshot
 from xdscp.translate import Options, translate
 
+pytestmark = [pytest.mark.envoy, pytest.mark.process]
+
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "backendconfigpolicy"
 CLIENT = "envoy"  # the client certificate's common name
 HEALTH_PATH = "/status/200"  # httpbin answers 200 to it, for HEAD too

@@ -11,6 +11,8 @@ import pytest
 from tests.live import ROOT
 from xdscp.demo import ADMIN_PORT, HTTPBIN_PORT, XDS_PORT
 
+pytestmark = [pytest.mark.envoy, pytest.mark.process]
+
 LISTENER_PORT = 8080
 
 

@@ -43,6 +43,8 @@ from xdscp.processes import (
 )
 from xdscp.verify import dynamic_clusters
 
+pytestmark = [pytest.mark.envoy, pytest.mark.netns, pytest.mark.process]
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "envoy" / "bootstrap-gateway.yaml"
 CP_ADDR = "10.214.1.1"  # cp's end towards `public`; `internal` reaches it through its route

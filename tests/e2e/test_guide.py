@@ -6,8 +6,12 @@ import json
 import urllib.request
 from typing import Any
 
+import pytest
+
 from tests.live import CLUSTER, Stack
 from xdscp.processes import wait_for
+
+pytestmark = [pytest.mark.envoy, pytest.mark.process]
 
 GUIDE_KEEPALIVE = {"keepalive_probes": 3, "keepalive_time": 30, "keepalive_interval": 5}
 

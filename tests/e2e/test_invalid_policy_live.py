@@ -20,6 +20,8 @@ from tests.e2e.test_guide import GUIDE_KEEPALIVE, keepalive
 from tests.live import Stack
 from xdscp.processes import Xdscp, wait_for
 
+pytestmark = [pytest.mark.envoy, pytest.mark.process]
+
 LOGGED = (
     " WARNING xdscp: "  # how the server's log prints a problem: "<time> WARNING xdscp: <problem>"
 )

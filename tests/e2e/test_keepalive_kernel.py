@@ -45,6 +45,8 @@ from xdscp.processes import (
     workdir,
 )
 
+pytestmark = [pytest.mark.envoy, pytest.mark.netns, pytest.mark.process]
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "envoy" / "bootstrap.yaml"
 NOTES = Path("/tmp/keepalive-notes.md")

@@ -11,10 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.live import Stack
 from xdscp.processes import http_get, wait_for
+
+pytestmark = [pytest.mark.envoy, pytest.mark.process]
 
 
 def host_setter(filters: bool) -> dict[str, Any]:

@@ -7,9 +7,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.e2e.test_guide import GUIDE_KEEPALIVE, keepalive
 from tests.live import POLICY, Stack
 from xdscp.processes import wait_for
+
+pytestmark = [pytest.mark.envoy, pytest.mark.process]
 
 
 def as_configmap_volume(policies: Path, version: str) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.e2e.test_policy_dir_faults import probes
 from tests.live import CLUSTER, Stack
 from xdscp.processes import http_get, wait_for
+
+pytestmark = [pytest.mark.envoy, pytest.mark.process]
 
 
 def route(name: str, match: dict[str, str], *weights: int) -> dict[str, object]:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import signal
 
+import pytest
+
 from tests.live import Stack
 from xdscp.processes import wait_for
+
+pytestmark = [pytest.mark.envoy, pytest.mark.process]
 
 
 def settled(stack: Stack) -> dict[str, str]:
     """Envoy's CDS stats once it has applied our clusters and serves traffic."""
     stack.wait_ok()
     return wait_for(
-        lambda: (s := stack.cds_stats()).get("cluster_manager.cds.version_text") and s,
+        lambda: s if (s := stack.cds_stats()).get("cluster_manager.cds.version_text") else None,
         20,
         "a CDS version in Envoy's stats",
     )

@@ -24,6 +24,8 @@ from tests.live import CLUSTER, HOST, POLICY, Stack, point_endpoints
 from xdscp.app import verify
 from xdscp.processes import Httpbin, http_get, wait_for
 
+pytestmark = [pytest.mark.envoy, pytest.mark.process]
+
 SECRET_FILE = "upstream-client-secret.yaml"
 SECRET_NAME = "httpbin/upstream-client"  # the SDS name of its certificate and key
 

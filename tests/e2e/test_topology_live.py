@@ -23,6 +23,8 @@ import yaml
 from tests.live import ROOT
 from xdscp.processes import Envoy, Httpbin, Xdscp, bootstrap, free_port, http_get, wait_for
 
+pytestmark = [pytest.mark.envoy, pytest.mark.process]
+
 NAMESPACE, SERVICE = "shop", "web"
 CLUSTER = f"kube_{NAMESPACE}_{SERVICE}_80"
 HOST = "shop.example.com"

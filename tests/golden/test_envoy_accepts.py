@@ -41,6 +41,8 @@ def system_ca() -> dict[str, Any]:
 
 SYSTEM_CA_BUNDLE = system_ca()["validation_context"]["trusted_ca"]["filename"]
 
+pytestmark = pytest.mark.envoy
+
 
 def _certificate(directory: Path) -> tuple[Path, Path]:
     """A self-signed certificate and its key: it serves as client certificate and as CA."""
@@ -107,7 +109,8 @@ def _placeholder(name: str) -> dict[str, Any]:
 
 def golden_resources() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every golden case's clusters, and the static secrets they name."""
-    clusters, secrets, names = [], {SYSTEM_CA_CERT: system_ca()}, set()
+    clusters, secrets = [], {SYSTEM_CA_CERT: system_ca()}
+    names: set[str] = set()
     for case in CASES:
         path = case.relative_to(ROOT)
         rendered = yaml.safe_load(render_files((path,), "yaml", False, Options(), True))
@@ -146,7 +149,7 @@ def test_envoy_accepts_every_golden_route_configuration(
 ) -> None:
     """Matches, regular expressions, redirects, rewrites and timeouts are Envoy's to judge."""
     monkeypatch.chdir(ROOT)
-    listeners = []
+    listeners: list[dict[str, Any]] = []
     for case in CASES:
         for routes in yaml.safe_load(render(case))["routes"]:
             name = f"{case.parent.name}/{case.name.removesuffix('.in.yaml')}/{routes['name']}"

@@ -17,6 +17,8 @@ from xdscp import app
 from xdscp.processes import wait_for
 from xdscp.translate import Options
 
+pytestmark = [pytest.mark.envoy, pytest.mark.process]
+
 INPUTS = sorted((Path(__file__).parent / "inputs").glob("*.yaml"))
 GUIDE_PROBES = 3
 
@@ -64,7 +66,8 @@ def test_live_envoy_keeps_the_last_good_cluster_through_every_bad_input(live: St
     def keepalive_probes() -> int | None:
         cluster = live.cluster() or {}
         tcp = cluster.get("upstream_connection_options", {}).get("tcp_keepalive", {})
-        return tcp.get("keepalive_probes")
+        probes: int | None = tcp.get("keepalive_probes")
+        return probes
 
     wait_for(lambda: keepalive_probes() == GUIDE_PROBES, 20, "the guide's cluster")
     for path in INPUTS:

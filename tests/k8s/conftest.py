@@ -18,12 +18,6 @@ from .apiserver import REPO_CRD_DIR, KubeCluster, MissingBinariesError
 _CLUSTER = pytest.StashKey[KubeCluster]()
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "k8s: runs against a real etcd + kube-apiserver (build them with `make k8s`)"
-    )
-
-
 @pytest.fixture(scope="session")
 def k8s_cluster(request: pytest.FixtureRequest) -> Iterator[KubeCluster]:
     """etcd + kube-apiserver for the whole session, with every CRD installed."""

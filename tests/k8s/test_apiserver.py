@@ -16,7 +16,7 @@ from kubernetes import client, watch
 
 from .apiserver import KubeCluster, pinned_versions
 
-pytestmark = pytest.mark.k8s
+pytestmark = pytest.mark.apiserver
 
 GROUP, VERSION, PLURAL = "gateway.kgateway.dev", "v1alpha1", "backendconfigpolicies"
 

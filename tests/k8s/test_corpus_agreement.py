@@ -32,7 +32,7 @@ from xdscp.translate import Options
 
 from .apiserver import KubeCluster
 
-pytestmark = pytest.mark.k8s
+pytestmark = pytest.mark.apiserver
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 FOLDERS = ("valid", "invalid", "stricter")

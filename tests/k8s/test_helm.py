@@ -17,7 +17,7 @@ from .chart import CHART, CRD_DIR, KUBERNETES_DIR, deploy_tree, helm, template
 from .kmode import TIMEOUT, apply, get_policy, policy
 from .test_kmode_rbac import assert_least_privilege, can_i
 
-pytestmark = pytest.mark.k8s
+pytestmark = [pytest.mark.apiserver, pytest.mark.process]
 
 # Value sets a user would pass, each with what it must change in the rendered objects.
 VALUE_SETS = {
@@ -233,7 +233,7 @@ def test_helm_install_grants_status_writes_and_refuses_spec_writes(
     apply(k8s_cluster, policy(ns, "keepalive", {"tcpKeepalive": {"keepAliveProbes": 3}}))
     api = client.CustomObjectsApi(k8s_cluster.impersonating(ns, account))
     group = ("gateway.kgateway.dev", "v1alpha1", ns, "backendconfigpolicies", "keepalive")
-    status = {"status": {"ancestors": []}}
+    status: dict[str, Any] = {"status": {"ancestors": []}}
     api.patch_namespaced_custom_object_status(*group, status)
     with pytest.raises(client.ApiException) as refused:
         api.patch_namespaced_custom_object(*group, {"spec": {"tcpKeepalive": None}})

@@ -31,7 +31,7 @@ from .kmode import (
     wait_cluster,
 )
 
-pytestmark = pytest.mark.k8s
+pytestmark = [pytest.mark.apiserver, pytest.mark.envoy, pytest.mark.process]
 __all__ = ["node_httpbin"]  # a fixture this module uses
 
 

@@ -38,7 +38,7 @@ from .kmode import (
     wait_conditions,
 )
 
-pytestmark = pytest.mark.k8s
+pytestmark = [pytest.mark.apiserver, pytest.mark.envoy, pytest.mark.process]
 __all__ = ["node_httpbin"]  # a fixture this module uses
 
 

@@ -31,7 +31,7 @@ from .kmode import (
     wait_conditions,
 )
 
-pytestmark = pytest.mark.k8s
+pytestmark = [pytest.mark.apiserver, pytest.mark.envoy, pytest.mark.process]
 
 DEPLOY = ROOT / "deploy"
 NAMESPACE, ACCOUNT = "xdscp-system", "xdscp"

@@ -29,7 +29,7 @@ from .kmode import (
     wait_conditions,
 )
 
-pytestmark = pytest.mark.k8s
+pytestmark = [pytest.mark.apiserver, pytest.mark.envoy, pytest.mark.process]
 
 IDENTITIES = ("xdscp-a", "xdscp-b")
 KEEPALIVE = {"tcpKeepalive": {"keepAliveProbes": 3}}
@@ -73,9 +73,10 @@ def leader(cluster: KubeCluster, namespace: str, replicas: dict[str, Xdscp]) -> 
     """The Lease holder, once it also says so itself (its xdscp_leader gauge)."""
     return wait_for(
         lambda: (
-            (name := holder(cluster, namespace)) in replicas
+            name
+            if (name := holder(cluster, namespace)) in replicas
             and metric(replicas[name], "xdscp_leader") == 1
-            and name
+            else None
         ),
         TIMEOUT,
         "a leader",

@@ -26,7 +26,7 @@ from .kmode import (
     wait_conditions,
 )
 
-pytestmark = pytest.mark.k8s
+pytestmark = [pytest.mark.apiserver, pytest.mark.process]
 
 KEEPALIVE = {"tcpKeepalive": {"keepAliveProbes": 3}}
 

@@ -16,7 +16,7 @@ from xdscp.processes import http_get, wait_for
 from .apiserver import KubeCluster
 from .kmode import TIMEOUT, Live, apply, serving
 
-pytestmark = pytest.mark.k8s
+pytestmark = [pytest.mark.apiserver, pytest.mark.process]
 
 REGION, ZONE = "topology.kubernetes.io/region", "topology.kubernetes.io/zone"
 

@@ -29,8 +29,6 @@ from xdscp.sources.kubernetes.source import watch_scopes
 from xdscp.sources.kubernetes.store import Store
 from xdscp.status import Accepted, AncestorStatus, Attached, PolicyStatus
 
-pytestmark = pytest.mark.k8s
-
 SERVICES = next(r for r in WATCHED if r.kind == "Service")
 NODES = next(r for r in WATCHED if r.kind == "Node")
 NOW, EARLIER = "2030-01-01T00:00:00Z", "2020-01-01T00:00:00Z"

@@ -115,6 +115,7 @@ def test_durations_in_the_grammar_parse_to_their_sum(duration_pairs: list[tuple[
     assert parsed.whole_seconds == parsed.millis // 1000
 
 
+@pytest.mark.envoy
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs=st.lists(spec_blocks, min_size=1, max_size=8))
 def test_accepted_policies_translate_deterministically_to_clusters_envoy_accepts(

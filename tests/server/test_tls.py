@@ -25,6 +25,8 @@ from xdscp.server.auth import TlsConfig
 from xdscp.server.fleet import Fleet
 from xdscp.server.stream import Request
 
+pytestmark = pytest.mark.process  # `xdscp certs`, as a user runs it
+
 
 @pytest.fixture
 def certs(tmp_path: Path) -> MtlsPaths:
@@ -146,6 +148,7 @@ def tls_envoy(
         server.stop()
 
 
+@pytest.mark.envoy
 def test_live_envoy_gets_its_clusters_over_tls(tls_envoy: Envoy) -> None:
     clusters = wait_for(lambda: tls_envoy.dynamic_clusters() or None, 20, "clusters over TLS")
     assert "kube_httpbin_httpbin_8000" in clusters

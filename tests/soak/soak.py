@@ -106,9 +106,9 @@ def _client_report(result: Path, final: str) -> dict[str, Any]:
     try:
         return wait_for(
             lambda: (
-                (r := json.loads(result.read_text()))
-                and all(v == final for v in r["versions"])
-                and r
+                report
+                if (report := _report(result)) and all(v == final for v in report["versions"])
+                else None
             ),
             30,
             "the load generator to report the final version everywhere",
@@ -131,3 +131,8 @@ if __name__ == "__main__":
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="xdscp-soak-") as directory:
         print(json.dumps(run(args.seconds, args.streams, Path(directory)), indent=2))
+
+
+def _report(result: Path) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads(result.read_text())
+    return report

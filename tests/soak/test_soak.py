@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.soak.soak import run
+
+pytestmark = pytest.mark.process
 
 SECONDS, STREAMS = 60, 1000
 

@@ -23,7 +23,7 @@ def resources(*docs: dict[str, Any]) -> Resources:
     return Resources.of(loaded.objects.values())
 
 
-ENVOYS = {
+ENVOYS: dict[str, Any] = {
     "apiVersion": "discovery.k8s.io/v1",
     "kind": "EndpointSlice",
     "metadata": {

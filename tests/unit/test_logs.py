@@ -9,13 +9,21 @@ from xdscp.logs import JsonFormatter, StreamLog, TextFormatter
 from xdscp.server.fleet import Fleet
 
 
+class Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def test_stream_lines_carry_node_and_stream_in_text_and_json() -> None:
     status = Fleet().open("delta", "ipv4:127.0.0.1:1")
     status.node_id = "gateway-7"
-    records: list[logging.LogRecord] = []
     logger = logging.getLogger("xdscp.test-logs")
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler = Kept()
+    records = handler.records
     logger.addHandler(handler)
     try:
         StreamLog(logger, status).warning("type=%s NACK: %s", "cds", "bad")
@@ -35,10 +43,9 @@ def test_stream_lines_carry_node_and_stream_in_text_and_json() -> None:
 
 def test_a_node_not_yet_known_is_null_in_json_and_a_question_mark_in_text() -> None:
     status = Fleet().open("sotw", "ipv4:127.0.0.1:1")
-    records: list[logging.LogRecord] = []
     logger = logging.getLogger("xdscp.test-logs-unknown")
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler = Kept()
+    records = handler.records
     logger.addHandler(handler)
     try:
         StreamLog(logger, status).warning("opened")

@@ -5,6 +5,7 @@ and a change wakes only the groups it changes."""
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from envoy.config.core.v3 import base_pb2
@@ -101,7 +102,7 @@ class Woken:
     def __init__(self, cache: SnapshotCache, *groups: str) -> None:
         self.counts = dict.fromkeys(groups, 0)
         for group in groups:
-            cache.watch(group, lambda group=group: self._wake(group))
+            cache.watch(group, functools.partial(self._wake, group))
 
     def _wake(self, group: str) -> None:
         self.counts[group] += 1

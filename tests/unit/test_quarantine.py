@@ -106,7 +106,7 @@ def test_a_held_policy_from_the_api_server_is_not_accepted_on_its_status() -> No
     """In Kubernetes mode (objects without files) a held object's problem is the object's own,
     so the status writer sets the policy's Accepted False with Envoy's error, while the last
     good version keeps applying."""
-    policy = {
+    policy: dict[str, Any] = {
         "apiVersion": "gateway.kgateway.dev/v1alpha1",
         "kind": "BackendConfigPolicy",
         "metadata": {"name": "p", "namespace": "ns", "generation": 2},

@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 import pytest
+from envoy.extensions.transport_sockets.tls.v3 import secret_pb2
 
 from tests.certs import MtlsPaths, write_mtls
 from xdscp.model.load import Document, load
@@ -108,7 +109,9 @@ def test_clusters_name_the_secret_and_sds_carries_it(pki: tuple[MtlsPaths, MtlsP
     assert message(out) == "policy is valid"
     assert sorted(out.resources[SDS]) == [CERT_NAME, CA_NAME]
     cert, key = old.clients["client"]
-    pair = out.resources[SDS][CERT_NAME].tls_certificate
+    secret = out.resources[SDS][CERT_NAME]
+    assert isinstance(secret, secret_pb2.Secret)
+    pair = secret.tls_certificate
     assert pair.private_key.inline_bytes == key.read_bytes()
     assert pair.certificate_chain.inline_bytes.strip() == cert.read_bytes().strip()
     cluster = out.resources[CDS][CLUSTER].SerializeToString()

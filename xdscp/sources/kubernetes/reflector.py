@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
-from xdscp.sources.kubernetes.api import JSON, Api, ApiError
+from xdscp.sources.kubernetes.api import JSON, ApiError, Query
 from xdscp.sources.kubernetes.kinds import Resource
 
 log = logging.getLogger("xdscp.kubernetes")
@@ -89,10 +90,18 @@ class _Gone(Exception):
     """The resourceVersion to watch from is older than the server keeps: list again."""
 
 
+class Lister(Protocol):
+    """What a reflector asks of the API server (api.Api; a scripted fake in the tests)."""
+
+    def get(self, path: str, query: Query = ()) -> JSON: ...
+
+    def watch(self, path: str, query: Query, read_timeout: float) -> Iterator[JSON]: ...
+
+
 class Reflector:
     def __init__(
         self,
-        api: Api,
+        api: Lister,
         scope: Scope,
         emit: Callable[[Event], None],
         stop: threading.Event,
