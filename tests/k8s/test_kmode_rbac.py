@@ -220,6 +220,25 @@ def test_xdscp_as_the_service_account_serves_and_writes_status_but_no_spec(
     spec = get_policy(k8s_cluster, ns, "keepalive")["spec"]
     assert spec["tcpKeepalive"] == {"keepAliveProbes": 3}
 
+    # Nor a Gateway's or an HTTPRoute's, though it may write their status.
+    gateway, route = (
+        {**o, "metadata": {**o["metadata"], "namespace": ns}}
+        for o in yaml.safe_load_all((ROOT / "policies" / "gateway.yaml").read_text())
+    )
+    apply(k8s_cluster, gateway, route)
+    for plural, name, patch in (
+        ("gateways", gateway["metadata"]["name"], {"spec": {"gatewayClassName": "other"}}),
+        ("httproutes", route["metadata"]["name"], {"spec": {"hostnames": ["evil.example"]}}),
+    ):
+        with pytest.raises(client.ApiException) as refused:
+            api.patch_namespaced_custom_object(
+                "gateway.networking.k8s.io", "v1", ns, plural, name, patch
+            )
+        assert refused.value.status == 403, plural
+        api.patch_namespaced_custom_object_status(
+            "gateway.networking.k8s.io", "v1", ns, plural, name, {"status": {}}
+        )  # the status subresource is allowed
+
 
 def test_a_kind_xdscp_may_not_list_is_reported_and_retried(
     deployed: None, k8s_cluster: KubeCluster, k8s_namespace: str, tmp_path: Path

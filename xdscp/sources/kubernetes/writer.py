@@ -27,7 +27,7 @@ from xdscp.sources.kubernetes.conditions import (
     invalid_route,
     route_parents,
 )
-from xdscp.sources.kubernetes.kinds import GATEWAYS, HTTPROUTES, POLICIES, Resource
+from xdscp.sources.kubernetes.kinds import GATEWAYS, HTTPROUTES, POLICIES, WITH_STATUS, Resource
 from xdscp.sources.kubernetes.store import SOURCE
 
 log = logging.getLogger("xdscp.kubernetes")
@@ -61,8 +61,9 @@ class StatusWriter:
             ["kind", "result"],
             registry=registry,
         )
-        for result in ("written", "conflict", "error"):  # every series there from the start
-            self.writes.labels(result)
+        for resource in WITH_STATUS:  # every series there from the start
+            for result in ("written", "conflict", "error"):
+                self.writes.labels(resource.kind, result)
 
     def publish(self, findings: Findings) -> None:
         self.findings = findings
