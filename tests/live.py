@@ -36,6 +36,16 @@ def copy_policies(target: Path, httpbin_port: int, listener_port: int) -> Path:
     return target
 
 
+def cluster_version(envoy: Envoy, name: str) -> str:
+    """The version Envoy took cluster `name` at (config_dump's version_info)."""
+    for section in envoy.config_dump()["configs"]:
+        if section["@type"].endswith("ClustersConfigDump"):
+            for entry in section.get("dynamic_active_clusters", []):
+                if entry["cluster"]["name"] == name:
+                    return str(entry["version_info"])
+    raise AssertionError(f"{name} is not active in Envoy")
+
+
 class Stack:
     """xdscp and Envoy as processes, with what a user would look at."""
 

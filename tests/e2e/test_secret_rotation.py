@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from tests.certs import MtlsPaths, write_mtls
-from tests.e2e.tls_upstream import TlsUpstream
-from tests.live import CLUSTER, HOST, POLICY, Stack, point_endpoints
+from tests.e2e.tls_upstream import TlsUpstream, answered_as
+from tests.live import CLUSTER, POLICY, Stack, cluster_version, point_endpoints
 from xdscp.app import verify
 from xdscp.processes import Httpbin, http_get, wait_for
 
@@ -88,26 +88,6 @@ def mtls(
             live.stop()
 
 
-def answered_as(stack: Stack, upstream: TlsUpstream, client: str) -> bool:
-    """A request got its 200 over an upstream connection made with `client`'s certificate."""
-    try:
-        status, _ = http_get(stack.listener + "/get", headers={"Host": HOST})
-    except OSError:
-        return False
-    seen = upstream.seen()
-    return status == 200 and bool(seen) and seen[-1].client_common_name == client
-
-
-def cluster_version(stack: Stack) -> str:
-    assert stack.envoy is not None
-    for section in stack.envoy.config_dump()["configs"]:
-        if section["@type"].endswith("ClustersConfigDump"):
-            for entry in section.get("dynamic_active_clusters", []):
-                if entry["cluster"]["name"] == CLUSTER:
-                    return str(entry["version_info"])
-    raise AssertionError(f"{CLUSTER} is not active in Envoy")
-
-
 def policy_messages(stack: Stack) -> list[str]:
     assert stack.xdscp is not None
     statuses = stack.xdscp.get_json("/policies")["policies"]
@@ -128,13 +108,13 @@ def test_secret_rotation_touches_no_cluster(
     assert stack.xdscp is not None and stack.envoy is not None
 
     # The Secret's client certificate is what the upstream saw.
-    wait_for(lambda: answered_as(stack, upstream, "envoy-old"), 30, "a 200 with envoy-old")
+    wait_for(lambda: answered_as(stack.listener, upstream, "envoy-old"), 30, "a 200 with envoy-old")
     assert policy_messages(stack) == ["policy is valid"]
     sds = f"sds.{SECRET_NAME}.version_text"
     before = {
         "sds": stack.envoy.stats(sds)[sds],
         "cds": stack.cds_stats()["cluster_manager.cds.update_success"],
-        "cluster": cluster_version(stack),
+        "cluster": cluster_version(stack.envoy, CLUSTER),
         "xdscp": stack.xdscp.get_json("/status")["versions"],
     }
 
@@ -147,10 +127,10 @@ def test_secret_rotation_touches_no_cluster(
         "Envoy to take the rotated Secret",
     )
     # The connection made before carries on (it drains naturally) ...
-    assert answered_as(stack, upstream, "envoy-old")
+    assert answered_as(stack.listener, upstream, "envoy-old")
     # ... and a new one presents the new certificate.
     upstream.drop()
-    wait_for(lambda: answered_as(stack, upstream, "envoy-new"), 30, "a 200 with envoy-new")
+    wait_for(lambda: answered_as(stack.listener, upstream, "envoy-new"), 30, "a 200 with envoy-new")
     assert not [
         c for c in upstream.seen() if c.client_common_name not in ("envoy-old", "envoy-new")
     ]
@@ -158,7 +138,7 @@ def test_secret_rotation_touches_no_cluster(
     assert after["sds"] != before["xdscp"]["sds"]
     assert after["cds"] == before["xdscp"]["cds"]
     assert stack.cds_stats()["cluster_manager.cds.update_success"] == before["cds"]
-    assert cluster_version(stack) == before["cluster"]
+    assert cluster_version(stack.envoy, CLUSTER) == before["cluster"]
     assert policy_messages(stack) == ["policy is valid"]
     # `xdscp verify` finds Envoy's cluster and secrets as the files say, its keys redacted.
     checks = verify(stack.envoy.admin, (stack.policies,))
@@ -177,7 +157,9 @@ def test_secret_rotation_touches_no_cluster(
     assert "Secret httpbin/upstream-client not found" in message, message
     assert "Envoy keeps its last good version" in message, message
     upstream.drop()
-    wait_for(lambda: answered_as(stack, upstream, "envoy-new"), 30, "a 200 with envoy-new again")
+    wait_for(
+        lambda: answered_as(stack.listener, upstream, "envoy-new"), 30, "a 200 with envoy-new again"
+    )
     assert stack.cds_stats()["cluster_manager.cds.update_success"] == before["cds"]
 
     # The private keys show nowhere: not in xdscp's views, its metrics or its log.

@@ -7,9 +7,9 @@ httpbin as they are, and httpbin's answers go back encrypted. What each connecti
 (PROXY command, SNI, ALPN, TLS version, client certificate, request lines) is recorded for the
 test to check, and so is every connection refused, with why.
 
-It runs on its own asyncio loop in a thread of the test process, on 127.0.0.1 only. TLS is done
-on memory BIOs rather than on the socket, so the bytes read along with the PROXY header are fed
-to the handshake instead of being lost.
+It runs on its own asyncio loop in a thread of the test process, on 127.0.0.1 unless told
+(an EndpointSlice may not name loopback). TLS is done on memory BIOs rather than on the socket,
+so the bytes read along with the PROXY header are fed to the handshake instead of being lost.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.certs import MtlsPaths
+from xdscp.processes import http_get
 
 PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 PROXY_COMMANDS = {0: "LOCAL", 1: "PROXY"}
@@ -49,8 +50,14 @@ class Connection:
 class TlsUpstream:
     """`with TlsUpstream(httpbin_port, certs) as upstream:` serves on `upstream.port`."""
 
-    def __init__(self, target_port: int, certs: MtlsPaths, proxy_protocol: bool = True) -> None:
-        self.target_port = target_port
+    def __init__(
+        self,
+        target_port: int,
+        certs: MtlsPaths,
+        proxy_protocol: bool = True,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.target_port, self.host = target_port, host
         self.proxy_protocol = proxy_protocol
         self.context = self._context(certs)
         self.port = 0
@@ -111,7 +118,7 @@ class TlsUpstream:
         return future.result(_TIMEOUT)
 
     async def _start(self) -> int:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, self.host, 0)
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 
@@ -267,3 +274,14 @@ def _common_name(certificate: dict[str, Any] | None) -> str | None:
             if key == "commonName":
                 return str(value)
     return None
+
+
+def answered_as(listener: str, upstream: TlsUpstream, client: str) -> bool:
+    """A request through Envoy's `listener` (the guide's route) got its 200 over an upstream
+    connection made with `client`'s certificate."""
+    try:
+        status, _ = http_get(listener + "/get", headers={"Host": "www.example.com"})
+    except OSError:
+        return False
+    seen = upstream.seen()
+    return status == 200 and bool(seen) and seen[-1].client_common_name == client
