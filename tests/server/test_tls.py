@@ -110,6 +110,20 @@ def test_every_request_is_checked_not_only_the_first(certs: MtlsPaths, delta: bo
     assert served == snapshot({"a": 1}).versions[EDS]
 
 
+@pytest.mark.parametrize("delta", [False, True], ids=["sotw", "delta"])
+def test_a_certificate_is_served_only_its_nodes_group(certs: MtlsPaths, delta: bool) -> None:
+    """Its own node throughout, but naming another Gateway after the first request: the
+    certificate was checked for the node and the group it opened in, so the stream ends."""
+    make = discovery_pb2.DeltaDiscoveryRequest if delta else discovery_pb2.DiscoveryRequest
+    first = as_node(make(type_url=CDS), "gateway-1")
+    first.node.metadata.update({"role": "kgateway-kube-gateway-api~infra~public"})
+    second = as_node(make(type_url=EDS), "gateway-1")
+    second.node.metadata.update({"role": "kgateway-kube-gateway-api~infra~internal"})
+    result, metrics = asyncio.run(outcome(certs, "gateway-1", [first, second], delta))
+    assert result == grpc.StatusCode.PERMISSION_DENIED
+    assert metrics.rejected.labels("group_changed")._value.get() == 1
+
+
 @pytest.fixture(params=["bootstrap-tls.yaml", "bootstrap-mtls.yaml"])
 def tls_envoy(
     request: pytest.FixtureRequest, tmp_path: Path, certs: MtlsPaths, policies: tuple[Path, int]
