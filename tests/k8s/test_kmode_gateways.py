@@ -33,7 +33,7 @@ from xdscp.verify import dynamic_clusters
 from .apiserver import KubeCluster
 from .kmode import GUIDE_KEEPALIVE, ROOT, TIMEOUT, apply, guide_file, start_xdscp, stopping
 
-pytestmark = pytest.mark.k8s
+pytestmark = [pytest.mark.apiserver, pytest.mark.envoy, pytest.mark.netns, pytest.mark.process]
 
 TEMPLATE = ROOT / "envoy" / "bootstrap-gateway.yaml"
 BACKEND_ADDR = "10.215.0.1"  # each Envoy namespace's own httpbin
