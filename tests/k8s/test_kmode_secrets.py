@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -39,7 +40,7 @@ from .kmode import (
 )
 from .test_kmode_rbac import ACCOUNT, NAMESPACE, deployed, token_kubeconfig
 
-pytestmark = pytest.mark.k8s
+pytestmark = [pytest.mark.apiserver, pytest.mark.envoy, pytest.mark.process]
 __all__ = ["deployed"]  # a fixture this module uses
 SECRET = "upstream-client"
 
@@ -103,8 +104,8 @@ def test_secret_made_and_rotated_with_kubectl_reaches_envoy_over_sds(
         service, endpoints = httpbin_objects(ns, httpbin)
         endpoints["endpoints"][0]["addresses"] = [upstream.host]
         endpoints["ports"][0]["port"] = upstream.port
-        tls = {"secretRef": {"name": SECRET}, "sni": "localhost"}
-        tls["verifySubjectAltNames"] = ["localhost"]  # type: ignore[assignment]
+        tls: dict[str, Any] = {"secretRef": {"name": SECRET}, "sni": "localhost"}
+        tls["verifySubjectAltNames"] = ["localhost"]
         apply(k8s_cluster, service, endpoints, *gateway_objects(ns, listener_port))
         apply(k8s_cluster, policy(ns, "mtls", {"tls": tls}))
         kubectl_secret(k8s_cluster, ns, old, "envoy-old")
