@@ -29,6 +29,19 @@ import yaml
 
 from tests.e2e import netns
 from tests.e2e.netns import Namespace
+from tests.gatewaylab import (
+    HOSTS,
+    LISTENER_PORT,
+    api_service,
+    endpoints,
+    gateway,
+    grant,
+    route,
+    route_config,
+    to_api,
+    to_httpbin,
+    versions,
+)
 from xdscp import statustable
 from xdscp.processes import (
     BIN,
@@ -53,100 +66,10 @@ ROLES = {
     "public": "kgateway-kube-gateway-api~kgateway-system~public",
     "internal": "gloo-kube-gateway-api~kgateway-system~internal",
 }
-LISTENER_PORT = 8080
 HTTPBIN_PORT, API_PORT = 18080, 18081
+GATEWAYS = "kgateway-system"  # the Gateways' namespace; routes are in httpbin's
 GUIDE_CLUSTER, API_CLUSTER = "kube_httpbin_httpbin_8000", "kube_apps_internal-api_80"
 GUIDE_KEEPALIVE = {"keepalive_probes": 3, "keepalive_time": 30, "keepalive_interval": 5}
-HOSTS = {"public": "www.example.com", "internal": "internal.example.com"}
-
-
-def gateway(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "Gateway",
-        "metadata": {"name": name, "namespace": "kgateway-system"},
-        "spec": {
-            "gatewayClassName": "kgateway",
-            "listeners": [
-                {
-                    "name": "http",
-                    "protocol": "HTTP",
-                    "port": LISTENER_PORT,
-                    "allowedRoutes": {"namespaces": {"from": "All"}},
-                }
-            ],
-        },
-    }
-
-
-def route(name: str, parent: str, *rules: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "HTTPRoute",
-        "metadata": {"name": name, "namespace": "httpbin"},
-        "spec": {
-            "parentRefs": [{"name": parent, "namespace": "kgateway-system"}],
-            "hostnames": [HOSTS[parent]],
-            "rules": list(rules),
-        },
-    }
-
-
-def to_httpbin(prefix: str = "/") -> dict[str, Any]:
-    return {
-        "matches": [{"path": {"type": "PathPrefix", "value": prefix}}],
-        "backendRefs": [{"name": "httpbin", "port": 8000}],
-    }
-
-
-# The internal Gateway's API lives in another namespace, reached by the grant below; its
-# prefix is cut off on the way (a URLRewrite), so /api/get is the httpbin's /get.
-TO_API = {
-    "matches": [{"path": {"type": "PathPrefix", "value": "/api"}}],
-    "filters": [
-        {
-            "type": "URLRewrite",
-            "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
-        }
-    ],
-    "backendRefs": [{"name": "internal-api", "namespace": "apps", "port": 80}],
-}
-
-
-def backend(namespace: str, name: str, port: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"ports": [{"name": "http", "port": 80 if name != "httpbin" else 8000}]},
-        },
-        {
-            "apiVersion": "discovery.k8s.io/v1",
-            "kind": "EndpointSlice",
-            "metadata": {
-                "name": f"{name}-lab",
-                "namespace": namespace,
-                "labels": {"kubernetes.io/service-name": name},
-            },
-            "addressType": "IPv4",
-            "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
-            "endpoints": [{"addresses": [CP_ADDR], "conditions": {"ready": True}}],
-        },
-    ]
-
-
-GRANT = {
-    "apiVersion": "gateway.networking.k8s.io/v1beta1",
-    "kind": "ReferenceGrant",
-    "metadata": {"name": "httpbin-routes", "namespace": "apps"},
-    "spec": {
-        "from": [
-            {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "httpbin"}
-        ],
-        "to": [{"group": "", "kind": "Service", "name": "internal-api"}],
-    },
-}
 
 
 def write(path: Path, *docs: dict[str, Any]) -> None:
@@ -188,29 +111,6 @@ class Lab:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.log_tail(30)}" for p in self.processes)
-
-
-def listeners(dump: dict[str, Any]) -> dict[str, str]:
-    """Dynamic listener name -> version_info, from a config_dump."""
-    section = _section(dump, "ListenersConfigDump")
-    return {
-        entry["name"]: entry["active_state"]["version_info"]
-        for entry in section.get("dynamic_listeners", [])
-        if "active_state" in entry
-    }
-
-
-def route_configs(dump: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Dynamic RouteConfiguration name -> (version_info, the configuration)."""
-    section = _section(dump, "RoutesConfigDump")
-    return {
-        entry["route_config"]["name"]: (entry["version_info"], entry["route_config"])
-        for entry in section.get("dynamic_route_configs", [])
-    }
-
-
-def _section(dump: dict[str, Any], kind: str) -> dict[str, Any]:
-    return next((s for s in dump["configs"] if s["@type"].endswith("." + kind)), {})
 
 
 def _start(name: str, ns: Namespace, argv: list[str], where: Path, stack: ExitStack) -> Process:
@@ -261,11 +161,13 @@ def lab() -> Iterator[Lab]:
         config.mkdir()
         for name in ("httpbin.yaml", "httpbin-keepalive.yaml"):  # the guide's Service and policy
             shutil.copy(ROOT / "policies" / name, config / name)
-        write(config / "backends.yaml", *backend("httpbin", "httpbin", HTTPBIN_PORT)[1:])
-        write(config / "api.yaml", *backend("apps", "internal-api", API_PORT), GRANT)
-        write(config / "gateways.yaml", gateway("public"), gateway("internal"))
-        write(config / "site.yaml", route("site", "public", to_httpbin()))
-        write(config / "tools.yaml", route("tools", "internal", to_httpbin(), TO_API))
+        write(config / "backends.yaml", endpoints("httpbin", "httpbin", CP_ADDR, HTTPBIN_PORT))
+        api = endpoints("apps", "internal-api", CP_ADDR, API_PORT)
+        write(config / "api.yaml", api_service("apps"), api, grant("apps", "httpbin"))
+        write(config / "gateways.yaml", *(gateway(GATEWAYS, n, "All") for n in HOSTS))
+        write(config / "site.yaml", route("httpbin", "site", "public", GATEWAYS, to_httpbin()))
+        tools = route("httpbin", "tools", "internal", GATEWAYS, to_httpbin(), to_api("apps"))
+        write(config / "tools.yaml", tools)
 
         ready_file = where / "xdscp-ready.json"
         argv = [
@@ -322,11 +224,12 @@ def lab() -> Iterator[Lab]:
 
 def test_each_envoy_has_only_its_gateways_listener_routes_and_clusters(lab: Lab) -> None:
     public, internal = lab.dump("public"), lab.dump("internal")
-    assert set(listeners(public)) == {"kgateway-system/public/http"}
-    assert set(route_configs(public)) == {"kgateway-system/public/http"}
+    assert set(versions(public)) == {f"{GATEWAYS}/public/http", f"rds:{GATEWAYS}/public/http"}
     assert set(dynamic_clusters(public)) == {GUIDE_CLUSTER}
-    assert set(listeners(internal)) == {"kgateway-system/internal/http"}
-    assert set(route_configs(internal)) == {"kgateway-system/internal/http"}
+    assert set(versions(internal)) == {
+        f"{GATEWAYS}/internal/http",
+        f"rds:{GATEWAYS}/internal/http",
+    }
     assert set(dynamic_clusters(internal)) == {GUIDE_CLUSTER, API_CLUSTER}
 
 
@@ -351,26 +254,22 @@ def test_the_guides_cluster_has_the_keepalive_on_both(lab: Lab) -> None:
 
 
 def test_a_route_change_leaves_the_other_envoy_untouched(lab: Lab) -> None:
-    internal = lab.dump("internal")
-    versions = (listeners(internal), {n: v for n, (v, _) in route_configs(internal).items()})
+    before_versions = versions(lab.dump("internal"))
     counters = ("listener_manager.lds.update_attempt", "listener_manager.lds.update_success")
     before = {k: lab.stats("internal", k)[k] for k in counters}
     rds_before = lab.stats("internal", "http.")
-    write(lab.config / "site.yaml", route("site", "public", to_httpbin(), to_httpbin("/extra")))
+    site = route("httpbin", "site", "public", GATEWAYS, to_httpbin(), to_httpbin("/extra"))
+    write(lab.config / "site.yaml", site)
 
     def changed() -> bool:
-        (_, config) = route_configs(lab.dump("public"))["kgateway-system/public/http"]
+        config = route_config(lab.dump("public"), f"{GATEWAYS}/public/http")
         return "/extra" in json.dumps(config)
 
     wait_for(changed, 20, "the public Envoy to get the changed route")
     assert lab.get("public", HOSTS["public"], "/extra/get") == 404  # httpbin: no such path
     # A change that reached one Envoy was handled for all groups in the same pass: the
     # internal group's snapshot was not touched, so nothing was sent to it.
-    internal = lab.dump("internal")
-    assert (
-        listeners(internal),
-        {n: v for n, (v, _) in route_configs(internal).items()},
-    ) == versions
+    assert versions(lab.dump("internal")) == before_versions
     assert {k: lab.stats("internal", k)[k] for k in counters} == before
     rds_after = lab.stats("internal", "http.")
     assert {k: v for k, v in rds_after.items() if ".rds." in k} == {

@@ -27,6 +27,18 @@ import yaml
 
 from tests.e2e import netns
 from tests.e2e.netns import Namespace
+from tests.gatewaylab import (
+    HOSTS,
+    LISTENER_PORT,
+    api_service,
+    endpoints,
+    gateway,
+    grant,
+    route,
+    to_api,
+    to_httpbin,
+    versions,
+)
 from xdscp.processes import BIN, Envoy, Process, Xdscp, http_get, httpbin_argv, wait_for
 from xdscp.verify import dynamic_clusters
 
@@ -38,9 +50,7 @@ pytestmark = [pytest.mark.apiserver, pytest.mark.envoy, pytest.mark.netns, pytes
 TEMPLATE = ROOT / "envoy" / "bootstrap-gateway.yaml"
 BACKEND_ADDR = "10.215.0.1"  # each Envoy namespace's own httpbin
 HTTPBIN_PORT, API_PORT = 18080, 18081
-LISTENER_PORT = 8080
 CONTROLLER = "xdscp.dev/controller"
-HOSTS = {"public": "www.example.com", "internal": "internal.example.com"}
 OWNERS = {"public": "kgateway-kube-gateway-api", "internal": "gloo-kube-gateway-api"}
 
 
@@ -103,81 +113,6 @@ class Lab:
         return status
 
 
-def gateway(namespace: str, name: str) -> dict[str, Any]:
-    # No allowedRoutes: Gateway API's default admits routes of the Gateway's own namespace.
-    return {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "Gateway",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "gatewayClassName": "kgateway",
-            "listeners": [{"name": "http", "protocol": "HTTP", "port": LISTENER_PORT}],
-        },
-    }
-
-
-def route(namespace: str, name: str, parent: str, *rules: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "HTTPRoute",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "parentRefs": [{"name": parent}],
-            "hostnames": [HOSTS.get(parent, "lost.example.com")],
-            "rules": list(rules),
-        },
-    }
-
-
-def to_httpbin(prefix: str = "/") -> dict[str, Any]:
-    return {
-        "matches": [{"path": {"type": "PathPrefix", "value": prefix}}],
-        "backendRefs": [{"name": "httpbin", "port": 8000}],
-    }
-
-
-def to_api(apps: str) -> dict[str, Any]:
-    return {
-        "matches": [{"path": {"type": "PathPrefix", "value": "/api"}}],
-        "filters": [
-            {
-                "type": "URLRewrite",
-                "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
-            }
-        ],
-        "backendRefs": [{"name": "internal-api", "namespace": apps, "port": 80}],
-    }
-
-
-def endpoints(namespace: str, service: str, port: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {
-            "name": f"{service}-lab",
-            "namespace": namespace,
-            "labels": {"kubernetes.io/service-name": service},
-        },
-        "addressType": "IPv4",
-        "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
-        "endpoints": [{"addresses": [BACKEND_ADDR], "conditions": {"ready": True}}],
-    }
-
-
-def grant(apps: str, namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "gateway.networking.k8s.io/v1beta1",
-        "kind": "ReferenceGrant",
-        "metadata": {"name": "routes-to-api", "namespace": apps},
-        "spec": {
-            "from": [
-                {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": namespace}
-            ],
-            "to": [{"group": "", "kind": "Service", "name": "internal-api"}],
-        },
-    }
-
-
 def envoy_bootstrap(which: str, namespace: str, socket_path: Path) -> dict[str, Any]:
     config: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text())
     config["node"]["id"] = f"{which}-envoy-1"
@@ -216,20 +151,16 @@ def lab(k8s_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory) -> I
 
         apply(k8s_cluster, *guide_file("httpbin.yaml", namespace))
         apply(k8s_cluster, *guide_file("httpbin-keepalive.yaml", namespace))
-        apply(k8s_cluster, endpoints(namespace, "httpbin", HTTPBIN_PORT))
-        api_service = {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "internal-api", "namespace": apps},
-            "spec": {"ports": [{"name": "http", "port": 80}]},
-        }
-        apply(k8s_cluster, api_service, endpoints(apps, "internal-api", API_PORT))
+        apply(k8s_cluster, endpoints(namespace, "httpbin", BACKEND_ADDR, HTTPBIN_PORT))
+        api = endpoints(apps, "internal-api", BACKEND_ADDR, API_PORT)
+        apply(k8s_cluster, api_service(apps), api)
+        # No allowedRoutes: Gateway API's default admits routes of the Gateway's namespace.
         apply(k8s_cluster, gateway(namespace, "public"), gateway(namespace, "internal"))
         apply(
             k8s_cluster,
-            route(namespace, "site", "public", to_httpbin()),
-            route(namespace, "tools", "internal", to_httpbin(), to_api(apps)),
-            route(namespace, "lost", "missing", to_httpbin()),
+            route(namespace, "site", "public", namespace, to_httpbin()),
+            route(namespace, "tools", "internal", namespace, to_httpbin(), to_api(apps)),
+            route(namespace, "lost", "missing", namespace, to_httpbin()),
         )
 
         lease_namespace = k8s_cluster.create_namespace("kmode-gateways-lease")
@@ -256,17 +187,6 @@ def lab(k8s_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory) -> I
 
             wait_for(routed, TIMEOUT, f"a 200 for {host} through the {which} Envoy")
         yield lab
-
-
-def versions(dump: dict[str, Any]) -> dict[str, str]:
-    """Each dynamic listener's and RouteConfiguration's name and version, from config_dump."""
-    found = {}
-    for section in dump["configs"]:
-        for entry in section.get("dynamic_listeners", []):
-            found[entry["name"]] = entry["active_state"]["version_info"]
-        for entry in section.get("dynamic_route_configs", []):
-            found["rds:" + entry["route_config"]["name"]] = entry["version_info"]
-    return found
 
 
 def test_each_envoy_gets_only_its_gateway(lab: Lab) -> None:
@@ -335,7 +255,8 @@ def test_route_status_and_a_reference_grant(lab: Lab) -> None:
 
 def test_a_route_change_leaves_the_other_envoy_untouched(lab: Lab) -> None:
     before = versions(lab.dump("internal"))
-    apply(lab.cluster, route(lab.namespace, "site", "public", to_httpbin(), to_httpbin("/extra")))
+    ns = lab.namespace
+    apply(lab.cluster, route(ns, "site", "public", ns, to_httpbin(), to_httpbin("/extra")))
     wait_for(
         lambda: "/extra" in json.dumps(lab.dump("public")) or None, TIMEOUT, "the public change"
     )
