@@ -11,9 +11,7 @@ never used; the ServiceAccount may read Secrets but not write them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes import client
@@ -34,14 +32,13 @@ from .kmode import (
     node_address,
     policy,
     start_envoy,
-    start_xdscp,
     stopping,
     wait_conditions,
 )
-from .test_kmode_rbac import ACCOUNT, NAMESPACE, deployed, token_kubeconfig
+from .test_kmode_rbac import ACCOUNT, NAMESPACE, as_account, deployed
 
 pytestmark = [pytest.mark.apiserver, pytest.mark.envoy, pytest.mark.process]
-__all__ = ["deployed"]  # a fixture this module uses
+__all__ = ["as_account", "deployed"]  # fixtures this module uses
 SECRET = "upstream-client"
 
 
@@ -80,15 +77,6 @@ def accepted_message(cluster: KubeCluster, namespace: str, check: str) -> str:
     return message
 
 
-@pytest.fixture
-def as_account(deployed: None, k8s_cluster: KubeCluster, tmp_path: Path) -> Iterator[Xdscp]:
-    """xdscp as deploy/'s ServiceAccount, with an Envoy it configures."""
-    kubeconfig = token_kubeconfig(k8s_cluster, NAMESPACE, ACCOUNT, tmp_path / "kubeconfig")
-    server = start_xdscp(kubeconfig, tmp_path, lease_namespace=NAMESPACE, identity="xdscp-sds")
-    with stopping(server):
-        yield server
-
-
 def test_secret_made_and_rotated_with_kubectl_reaches_envoy_over_sds(
     as_account: Xdscp,
     k8s_cluster: KubeCluster,
@@ -104,8 +92,11 @@ def test_secret_made_and_rotated_with_kubectl_reaches_envoy_over_sds(
         service, endpoints = httpbin_objects(ns, httpbin)
         endpoints["endpoints"][0]["addresses"] = [upstream.host]
         endpoints["ports"][0]["port"] = upstream.port
-        tls: dict[str, Any] = {"secretRef": {"name": SECRET}, "sni": "localhost"}
-        tls["verifySubjectAltNames"] = ["localhost"]
+        tls = {
+            "secretRef": {"name": SECRET},
+            "sni": "localhost",
+            "verifySubjectAltNames": ["localhost"],
+        }
         apply(k8s_cluster, service, endpoints, *gateway_objects(ns, listener_port))
         apply(k8s_cluster, policy(ns, "mtls", {"tls": tls}))
         kubectl_secret(k8s_cluster, ns, old, "envoy-old")
