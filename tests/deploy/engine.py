@@ -224,6 +224,9 @@ def build_local_images(podman: Engine) -> None:
         dockerfile = context / build.get("dockerfile", "Dockerfile")
         podman.run(
             "build",
+            # The host's network: its resolver and routes reach PyPI on an engine that sets
+            # up no NAT for its bridges (dockerd --iptables=false) as well as on podman.
+            "--network=host",
             f"--file={dockerfile}",
             f"--tag={service['image']}",
             *(f"--build-arg={name}={value}" for name, value in _args(build).items()),
