@@ -19,8 +19,6 @@ from tests.live import ROOT
 from .composedemo import prove, running_stack
 from .engine import OVERRIDE
 
-pytestmark = [pytest.mark.containers, pytest.mark.envoy, pytest.mark.process]
-
 COMPOSE = ROOT / "docker-compose.yml"
 
 
@@ -115,6 +113,8 @@ def test_local_images_are_the_versions_the_tests_run() -> None:
     assert local["xdscp"]["build"]["context"] == official["xdscp"]["build"]
 
 
+@pytest.mark.containers
+@pytest.mark.process  # docker-compose, debootstrap, podman's service
 @pytest.mark.timeout(1800)  # a cold run debootstraps the base and builds three images
 def test_compose_stack_serves_the_guide_and_applies_an_edit(tmp_path: Path) -> None:
     """docker-compose.yml up for real; see tests/deploy/composedemo.py."""
