@@ -14,7 +14,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NoReturn
 
-from xdscp import app, logs
+from xdscp import app, demo, logs
 from xdscp.errors import USAGE, UserError
 from xdscp.server.ports import split_address
 from xdscp.translate import Options
@@ -150,9 +150,9 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from xdscp import demo  # needs the demo extra (Envoy, httpbin), not the server
-
-    return demo.run(args.root, args.once)
+    # Envoy and httpbin (the demo extra) are needed only now, when the demo runs.
+    ports = demo.Ports(args.xds_port, args.admin_port, args.envoy_admin_port)
+    return demo.run(args.root, args.once, ports)
 
 
 def _certs(args: argparse.Namespace) -> int:
@@ -299,6 +299,17 @@ def _add_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--once", action="store_true", help="exit after the proof")
     parser.add_argument(
         "--root", type=Path, default=Path("."), help="a checkout: holds policies/ and envoy/"
+    )
+    ports = demo.Ports()
+    parser.add_argument("--xds-port", type=int, default=ports.xds, help="xdscp's xDS port")
+    parser.add_argument(
+        "--admin-port", type=int, default=ports.admin, help="xdscp's admin port (xdscp status)"
+    )
+    parser.add_argument(
+        "--envoy-admin-port",
+        type=int,
+        default=ports.envoy_admin,
+        help="Envoy's admin port (xdscp verify)",
     )
 
 

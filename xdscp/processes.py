@@ -200,6 +200,7 @@ class Envoy(Process):
         workdir: Path,
         name: str = "envoy",
         argv_prefix: list[str] | None = None,
+        log_level: str = "info",
     ) -> None:
         self.bootstrap_path = workdir / f"{name}-bootstrap.yaml"
         self.bootstrap_path.write_text(yaml.safe_dump(config))
@@ -215,7 +216,7 @@ class Envoy(Process):
             "--concurrency",
             "1",
             "--log-level",
-            "info",
+            log_level,
         ]
         super().__init__(name, argv, workdir)
         address = self.ready(lambda: wait_for(lambda: self._address(address_file), 30, "admin"))

@@ -13,6 +13,8 @@ import socket
 
 from xdscp.errors import BindError
 
+HINT = "is another xdscp running?"
+
 
 def split_address(text: str) -> tuple[str, int]:
     """`HOST:PORT` (`[::1]:18000` for IPv6) as a host and a port; ValueError names the problem."""
@@ -22,7 +24,7 @@ def split_address(text: str) -> tuple[str, int]:
     return host.removeprefix("[").removesuffix("]"), int(port)
 
 
-def check_free(host: str, port: int, what: str) -> None:
+def check_free(host: str, port: int, what: str, hint: str = HINT) -> None:
     """Raise BindError if `port` cannot be bound on `host` exclusively right now."""
     if port == 0:
         return
@@ -36,10 +38,10 @@ def check_free(host: str, port: int, what: str) -> None:
             try:
                 sock.bind(sockaddr)
             except OSError as err:
-                raise bind_error(what, host, port, err) from None
+                raise bind_error(what, host, port, err, hint) from None
 
 
-def bind_error(what: str, host: str, port: int, err: OSError) -> BindError:
-    hint = " (is another xdscp running?)" if err.errno == errno.EADDRINUSE else ""
+def bind_error(what: str, host: str, port: int, err: OSError, hint: str = HINT) -> BindError:
+    hint = f" ({hint})" if err.errno == errno.EADDRINUSE else ""
     reason = (os.strerror(err.errno) if err.errno else str(err)).lower()
     return BindError(f"cannot listen for {what} on {host}:{port}: {reason}{hint}")
