@@ -114,6 +114,21 @@ def test_list_then_watch_from_its_version_and_on_from_bookmarks() -> None:
     assert listed.objects[0]["kind"] == "Service" and listed.objects[0]["apiVersion"] == "v1"
 
 
+def test_secrets_are_listed_by_type_and_only_their_tls_keys_kept() -> None:
+    by_type = {r.field_selector: r for r in WATCHED if r.kind == "Secret"}
+    assert set(by_type) == {"type=kubernetes.io/tls", "type=Opaque"}
+    secret = {
+        "metadata": {"name": "s", "namespace": "ns", "resourceVersion": "5"},
+        "type": "Opaque",
+        "data": {"ca.crt": "Y2E=", "password": "aHVudGVyMg=="},
+    }
+    events, api = reflect([page("7", secret), []], by_type["type=Opaque"])
+    assert [q.get("fieldSelector") for _, q in api.calls] == ["type=Opaque"] * 2
+    listed = events[0]
+    assert isinstance(listed, Listed)
+    assert listed.objects[0]["data"] == {"ca.crt": "Y2E="}
+
+
 def test_410_gone_lists_again_and_other_failures_retry_the_watch() -> None:
     gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410}}
     events, api = reflect(

@@ -8,6 +8,7 @@ from xdscp.model.backendconfigpolicy import BackendConfigPolicy
 from xdscp.model.base import KubeObject
 from xdscp.model.gateway import Gateway, HTTPRoute
 from xdscp.model.load import KINDS
+from xdscp.model.secret import KEYS as SECRET_KEYS
 from xdscp.model.secret import TYPES as SECRET_TYPES
 from xdscp.model.secret import Secret
 
@@ -45,9 +46,14 @@ class Resource:
     metadata_only: bool = False  # keep only apiVersion, kind and metadata of each object
     # Only the objects matching it (`type=kubernetes.io/tls`), where the server can filter.
     field_selector: str = ""
+    # Keep only these keys of each object's `data` (a Secret's TLS keys: its others are never
+    # held in memory). Empty: keep all.
+    data_keys: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, model: type[KubeObject], field_selector: str = "") -> Resource:
+    def of(
+        cls, model: type[KubeObject], field_selector: str = "", data_keys: tuple[str, ...] = ()
+    ) -> Resource:
         return cls(
             model.KIND,
             model.GROUP,
@@ -57,6 +63,7 @@ class Resource:
             model.KIND in _OPTIONAL,
             model.KIND in _METADATA_ONLY,
             field_selector,
+            data_keys,
         )
 
     @property
@@ -85,7 +92,7 @@ def _watched(model: type[KubeObject]) -> tuple[Resource, ...]:
     # Secrets of the types TLS uses only: a cluster's other Secrets (tokens, registry
     # credentials, Helm releases) are never read, nor held in memory.
     if model is Secret:
-        return tuple(Resource.of(model, f"type={t}") for t in SECRET_TYPES)
+        return tuple(Resource.of(model, f"type={t}", SECRET_KEYS) for t in SECRET_TYPES)
     return (Resource.of(model),)
 
 

@@ -203,6 +203,9 @@ class Reflector:
         if resource.metadata_only:
             meta = {k: v for k, v in (body.get("metadata") or {}).items() if k != "managedFields"}
             body = {"metadata": meta}
+        data = body.get("data")
+        if resource.data_keys and isinstance(data, dict):
+            body = {**body, "data": {k: v for k, v in data.items() if k in resource.data_keys}}
         return {**body, "apiVersion": resource.api_version, "kind": resource.kind}
 
     def _backoff(self, failures: int) -> float:
