@@ -43,7 +43,16 @@ from xdscp.processes import BIN, Envoy, Process, Xdscp, http_get, httpbin_argv, 
 from xdscp.verify import dynamic_clusters
 
 from .apiserver import KubeCluster
-from .kmode import GUIDE_KEEPALIVE, ROOT, TIMEOUT, apply, guide_file, start_xdscp, stopping
+from .kmode import (
+    GUIDE_KEEPALIVE,
+    ROOT,
+    TIMEOUT,
+    apply,
+    guide_file,
+    metric,
+    start_xdscp,
+    stopping,
+)
 
 pytestmark = [pytest.mark.apiserver, pytest.mark.envoy, pytest.mark.netns, pytest.mark.process]
 
@@ -51,6 +60,7 @@ TEMPLATE = ROOT / "envoy" / "bootstrap-gateway.yaml"
 BACKEND_ADDR = "10.215.0.1"  # each Envoy namespace's own httpbin
 HTTPBIN_PORT, API_PORT = 18080, 18081
 CONTROLLER = "xdscp.dev/controller"
+GATEWAY_WRITES = 'xdscp_status_writes_total{kind="Gateway",result="written"}'
 OWNERS = {"public": "kgateway-kube-gateway-api", "internal": "gloo-kube-gateway-api"}
 
 
@@ -255,12 +265,23 @@ def test_route_status_and_a_reference_grant(lab: Lab) -> None:
 
 def test_a_route_change_leaves_the_other_envoy_untouched(lab: Lab) -> None:
     before = versions(lab.dump("internal"))
+    gateway_writes = metric(lab.xdscp, GATEWAY_WRITES)
+    assert gateway_writes >= 1  # the earlier tests saw Gateway status written
     ns = lab.namespace
     apply(lab.cluster, route(ns, "site", "public", ns, to_httpbin(), to_httpbin("/extra")))
     wait_for(
         lambda: "/extra" in json.dumps(lab.dump("public")) or None, TIMEOUT, "the public change"
     )
     assert versions(lab.dump("internal")) == before
+
+    # Status only on change: the route's is written again (a new generation), the Gateways'
+    # (the same routes attached) is not.
+    def route_observed() -> bool:
+        entries = lab.status("httproute", "site").get("parents") or []
+        return any(c["observedGeneration"] == 2 for p in entries for c in p["conditions"])
+
+    wait_for(route_observed, TIMEOUT, "the site route's status at generation 2")
+    assert metric(lab.xdscp, GATEWAY_WRITES) == gateway_writes
 
 
 def test_xdscp_status_shows_each_envoys_gateway(lab: Lab) -> None:
