@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 
 from xdscp.cache import SnapshotCache
+from xdscp.envoyrules import violations
 from xdscp.groups import GATEWAY, ROLE, UNNAMED
 from xdscp.logs import clip
 from xdscp.metrics import Metrics
@@ -18,7 +19,7 @@ from xdscp.resourcetypes import SHORT_NAMES
 from xdscp.served import Findings, Served
 from xdscp.snapshot import Snapshot, by_group
 from xdscp.sources import Update
-from xdscp.translate import Memo, Options, translate
+from xdscp.translate import Memo, Options, Translation, translate
 from xdscp.translate.secrets import Material
 
 log = logging.getLogger("xdscp")
@@ -78,6 +79,7 @@ class Pipeline:
         resources = self.quarantine.confine(update.resources)
         translation = translate(resources, self.options, self.memo, self.materials)
         snapshot = Snapshot.build(translation, previous.snapshot if previous else None)
+        _check_envoy_rules(snapshot, translation)
         groups = by_group(snapshot, translation, previous.groups if previous else {})
         self._translated = resources
         self.materials = translation.materials
@@ -105,6 +107,22 @@ class Pipeline:
         self.metrics.stale.set(1 if stale else 0)
         log.info("snapshot %s: %s", snapshot.version, _counts(snapshot))
         return served
+
+
+class EnvoyRulesError(Exception):
+    """A resource about to be served breaks a rule Envoy checks: it would be NACKed."""
+
+
+def _check_envoy_rules(snapshot: Snapshot, translation: Translation) -> None:
+    """Envoy's field rules on every resource this snapshot adds or changes."""
+    for type_url, table in snapshot.resources.items():
+        names = table.keys() if snapshot.changed is None else snapshot.changed[type_url]
+        for name in sorted(names):
+            message = translation.resources[type_url].get(name)
+            found = next(violations(message), None) if message is not None else None
+            if found is not None:
+                short = SHORT_NAMES[type_url]
+                raise EnvoyRulesError(f"Envoy would refuse {short} {name}: {found[0]}: {found[1]}")
 
 
 def _notes(update: Update) -> dict[str, str]:

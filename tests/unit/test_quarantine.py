@@ -136,3 +136,27 @@ def test_a_held_policy_from_the_api_server_is_not_accepted_on_its_status() -> No
     assert (accepted["type"], accepted["status"]) == ("Accepted", "False")
     assert "Envoy refused the cds it translates to: no" in accepted["message"]
     assert (attached["type"], attached["status"]) == ("Attached", "True")
+
+
+def test_what_envoy_would_refuse_is_held_before_it_is_served(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def zero_timeout_for_boom(resources: Resources, *args: Any) -> Translation:
+        translation = translate(resources, *args)
+        cluster = translation.resources[CLUSTER].get("kube_ns_boom_80")
+        if cluster is not None:
+            cluster.connect_timeout.Clear()
+            cluster.connect_timeout.SetInParent()  # 0 s: Envoy's rule says more than 0
+        return translation
+
+    monkeypatch.setattr(pipeline_module, "translate", zero_timeout_for_boom)
+    pipeline, objects = Pipeline(SnapshotCache(), Metrics(), Options()), Objects()
+    pipeline.apply(objects.update(service("a")))
+    held = pipeline.apply(objects.update(service("a"), service("boom")))
+    assert clusters(held) == {"kube_ns_a_80"}
+    assert held is not None
+    (problem,) = held.findings.problems
+    assert problem.name == "boom"
+    assert "Envoy would refuse cds kube_ns_boom_80: connect_timeout: must be greater than 0s" in (
+        problem.message
+    )

@@ -157,7 +157,7 @@ class PathMatch(Lenient):
             raise ValueError(
                 "value must not end with '/..' or '/.' when type one of ['Exact', 'PathPrefix']"
             )
-        if not re.match(_PATH_CHARACTERS, self.value):
+        if not re.fullmatch(_PATH_CHARACTERS, self.value):
             raise ValueError(
                 f"must only contain valid characters (matching {_PATH_CHARACTERS}) for types "
                 "['Exact', 'PathPrefix']"
