@@ -143,7 +143,7 @@ def test_what_envoy_would_refuse_is_held_before_it_is_served(
 ) -> None:
     def zero_timeout_for_boom(resources: Resources, *args: Any) -> Translation:
         translation = translate(resources, *args)
-        cluster = translation.resources[CLUSTER].get("kube_ns_boom_80")
+        cluster: Any = translation.resources[CLUSTER].get("kube_ns_boom_80")
         if cluster is not None:
             cluster.connect_timeout.Clear()
             cluster.connect_timeout.SetInParent()  # 0 s: Envoy's rule says more than 0
