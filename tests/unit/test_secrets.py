@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import base64
+import datetime
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 from envoy.extensions.transport_sockets.tls.v3 import secret_pb2
 
 from tests.certs import MtlsPaths, write_mtls
@@ -190,3 +196,46 @@ def test_an_unchanged_secret_reuses_every_translated_object(
     third = translate(resources, memo=memo, kept=second.materials)
     assert third.resources[CDS][CLUSTER] is first.resources[CDS][CLUSTER]
     assert all(third.resources[SDS][n] is first.resources[SDS][n] for n in first.resources[SDS])
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        (lambda: rsa.generate_private_key(65537, 1024), "tls.key is RSA 1024; Envoy needs 2048"),
+        (lambda: ec.generate_private_key(ec.SECP224R1()), "tls.key is on curve secp224r1"),
+    ],
+    ids=["rsa-1024", "p-224"],
+)
+def test_a_key_envoy_refuses_is_refused_first(
+    key: Callable[[], rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey], problem: str
+) -> None:
+    private = key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "client")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(private, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    pair = {
+        "tls.crt": cert.public_bytes(pem),
+        "tls.key": private.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    }
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "client", "namespace": "ns"},
+        "type": "kubernetes.io/tls",
+        "data": {k: b64(v) for k, v in pair.items()},
+    }
+    out = translate(objects(body))
+    assert problem in message(out)
+    assert out.resources[SDS] == {}

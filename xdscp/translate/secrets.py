@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from envoy.config.core.v3 import base_pb2
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2
@@ -22,6 +23,9 @@ from xdscp.model.secret import CA_CRT, KEYS, TLS_CRT, TLS_KEY, TLS_TYPE, TYPES, 
 
 # kgateway's name for the system CA bundle: a static secret in Envoy's bootstrap.
 SYSTEM_CA_CERT = "SYSTEM_CA_CERT"
+# What Envoy takes for a certificate's key (measured: it refuses RSA 1024 and P-224).
+RSA_MIN_BITS = 2048
+CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
 
 def certificate_name(key: Key) -> str:
@@ -113,6 +117,7 @@ def _material(secret: Secret) -> Material:
         key = _private_key(data[TLS_KEY])
         if _public(certificates[0].public_key()) != _public(key.public_key()):
             raise _Bad(f"{TLS_KEY} does not match the first certificate of {TLS_CRT}")
+        _envoy_takes(key.public_key())
         chain = _pem(certificates)
     ca = _pem(_certificates(data[CA_CRT], CA_CRT)) if CA_CRT in data else None
     return Material(chain, data[TLS_KEY] if key is not None else None, ca)
@@ -132,6 +137,14 @@ def _private_key(pem: bytes) -> PrivateKeyTypes:
         raise _Bad(f"{TLS_KEY} is encrypted; Envoy needs it unencrypted") from None
     except (ValueError, UnsupportedAlgorithm):
         raise _Bad(f"{TLS_KEY} is not a PEM private key") from None
+
+
+def _envoy_takes(key: PublicKeyTypes) -> None:
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < RSA_MIN_BITS:
+        raise _Bad(f"{TLS_KEY} is RSA {key.key_size}; Envoy needs {RSA_MIN_BITS} bits or more")
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name not in CURVES:
+        supported = ", ".join(CURVES.values())
+        raise _Bad(f"{TLS_KEY} is on curve {key.curve.name}; Envoy takes {supported}")
 
 
 def _public(key: PublicKeyTypes) -> bytes:
