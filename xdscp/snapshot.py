@@ -58,6 +58,13 @@ class SotwResponse:
     body: bytes  # the serialized DiscoveryResponse, nonce included
 
 
+@dataclass(frozen=True, slots=True)
+class DeltaResponse:
+    version: str
+    nonce: str
+    body: bytes  # the serialized DeltaDiscoveryResponse, nonce included
+
+
 def sotw_response(type_url: str, resources: list[Resource], serial: int) -> SotwResponse:
     """A DiscoveryResponse carrying exactly `resources`, versioned by them.
 
@@ -89,6 +96,9 @@ class Snapshot:
         self._named: weakref.WeakValueDictionary[tuple[str, frozenset[str]], SotwResponse] = (
             weakref.WeakValueDictionary()
         )
+        self._delta_every: dict[str, DeltaResponse] = {}
+        self._version_maps: dict[str, dict[str, str]] = {}
+        self._names: dict[str, frozenset[str]] = {}
         # The names that differ from the snapshot this one was built from, by type: a stream
         # in sync with that one need look at nothing else.
         self.base_version = base.version if base else None
@@ -125,6 +135,35 @@ class Snapshot:
             chosen = [table[n] for n in sorted(names) if n in table]
             named = self._named[key] = self._response(type_url, chosen)
         return named
+
+    def delta_every(self, type_url: str) -> DeltaResponse:
+        """Every resource of a type as one delta response, built once and shared by every new
+        subscriber (a fleet reconnecting at once is sent the same bytes); its nonce is the
+        snapshot's, never one a stream numbers itself ("<stream>-<n>")."""
+        every = self._delta_every.get(type_url)
+        if every is None:
+            nonce = f"{self.serial}.{BY_URL[type_url].short}"
+            version = self.versions[type_url]
+            body = wire.delta_discovery_response(
+                version, (r.delta for r in self.resources[type_url].values()), type_url, (), nonce
+            )
+            every = self._delta_every[type_url] = DeltaResponse(version, nonce, body)
+        return every
+
+    def version_map(self, type_url: str) -> dict[str, str]:
+        """Name -> version of a type, as a reconnecting delta client names what it holds."""
+        found = self._version_maps.get(type_url)
+        if found is None:
+            table = self.resources[type_url].items()
+            found = self._version_maps[type_url] = {n: r.version for n, r in table}
+        return found
+
+    def names(self, type_url: str) -> frozenset[str]:
+        """The names of a type, one set shared by every client subscribing to exactly them."""
+        found = self._names.get(type_url)
+        if found is None:
+            found = self._names[type_url] = frozenset(self.resources[type_url])
+        return found
 
     def _response(self, type_url: str, resources: list[Resource]) -> SotwResponse:
         return sotw_response(type_url, resources, self.serial)

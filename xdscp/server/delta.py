@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 
 from envoy.service.discovery.v3 import discovery_pb2
@@ -10,6 +11,7 @@ from envoy.service.discovery.v3 import discovery_pb2
 from xdscp import wire
 from xdscp.resourcetypes import PUSH_ORDER, REMOVAL_ORDER, WILDCARD_BY_DEFAULT
 from xdscp.server.events import Holds
+from xdscp.server.held import Held
 from xdscp.server.stream import WILDCARD, Output, Request, StreamBase, Subscription
 from xdscp.snapshot import Resource, Snapshot
 
@@ -35,7 +37,7 @@ class DeltaStream(StreamBase):
         first = subscription is None
         if subscription is None:
             subscription = self.subscriptions[type_url] = Subscription(
-                known=dict(request.initial_resource_versions),
+                known=_held(type_url, request.initial_resource_versions, snapshot),
                 wildcard=not subscribe and type_url in WILDCARD_BY_DEFAULT,
             )
         # Subscription changes count even on a request whose nonce is stale.
@@ -43,9 +45,13 @@ class DeltaStream(StreamBase):
             subscription.wildcard = True
         if WILDCARD in unsubscribe:
             subscription.wildcard = False
-        subscription.names = (subscription.names | subscribe) - unsubscribe - {WILDCARD}
+        if subscribe or unsubscribe:
+            names = (subscription.names | subscribe) - unsubscribe - {WILDCARD}
+            # Every Envoy names every cluster's endpoints: one set for them all.
+            shared = snapshot.names(type_url) if snapshot is not None else None
+            subscription.names = shared if shared == names else names
         for name in unsubscribe:
-            subscription.known.pop(name, None)
+            subscription.known.forget(name)
         if first or subscribe or unsubscribe:
             self._synced = None
         self._answer(type_url, subscription, request)
@@ -85,6 +91,8 @@ class DeltaStream(StreamBase):
                 sub = self.subscriptions[type_url]
                 responses += self._respond(type_url, sub, snapshot, only(type_url), removals=True)
         self._synced = snapshot.version
+        for type_url, sub in self.subscriptions.items():
+            _rebase(sub, snapshot.resources[type_url])
         return responses
 
     def _answer(
@@ -116,12 +124,11 @@ class DeltaStream(StreamBase):
         known = subscription.known
         changed: list[Resource] = []
         removed: list[str] = []
-        if updates:
-            scope = (
-                table.keys() | subscription.names if subscription.wildcard else subscription.names
-            )
-            if only is not None:
-                scope = scope & only
+        if updates and not known.is_exactly(table):
+            scope = _scope(subscription, table, only)
+            if only is None and not subscription.nonce and not len(known) and _covers(scope, table):
+                # A new subscriber to all there is: the response every such one is sent.
+                return [self._every(type_url, subscription, snapshot)]
             changed = [
                 table[name]
                 for name in sorted(scope)
@@ -130,15 +137,24 @@ class DeltaStream(StreamBase):
         if removals:
             # A wildcard client is told of what it holds and is gone; a client that named a
             # resource is told once that it does not exist, so it stops waiting for it.
-            candidates: AbstractSet[str] = (
-                known.keys() if subscription.wildcard else subscription.names
-            )
-            if only is not None:
-                candidates = candidates & only
+            candidates: Iterable[str]
+            if subscription.wildcard:
+                held = known.names() if only is None else (n for n in only if known.holds(n))
+                candidates = () if known.is_exactly(table) else held
+            else:
+                names = subscription.names
+                candidates = names if only is None else names & only
             removed = sorted(n for n in candidates if n not in table and known.get(n) != "")
         if not changed and not removed:
             return []
         return [self._response(type_url, subscription, snapshot, changed, removed)]
+
+    def _every(self, type_url: str, subscription: Subscription, snapshot: Snapshot) -> bytes:
+        every = snapshot.delta_every(type_url)
+        subscription.known = Held(snapshot.resources[type_url])
+        subscription.pending[every.nonce] = every.version
+        self.record_sent(type_url, subscription, every.nonce, every.version, snapshot.serial)
+        return every.body
 
     def _response(
         self,
@@ -159,3 +175,46 @@ class DeltaStream(StreamBase):
         return wire.delta_discovery_response(
             version, (r.delta for r in changed), type_url, removed, nonce
         )
+
+
+# Differences a stream keeps from a shared table before it is worth comparing the two (O(N)).
+_REBASE_AFTER = 64
+
+
+def _held(type_url: str, initial: Mapping[str, str], snapshot: Snapshot | None) -> Held:
+    """What a new subscriber says it holds: a reconnecting Envoy holding exactly the current
+    snapshot (the common case when a fleet reconnects) shares its table."""
+    if not initial:
+        return Held()
+    versions: dict[str, str | None] = dict(initial)
+    if snapshot is not None and versions == snapshot.version_map(type_url):
+        return Held(snapshot.resources[type_url])
+    return Held(own=versions)
+
+
+def _scope(
+    subscription: Subscription, table: Mapping[str, Resource], only: frozenset[str] | None
+) -> AbstractSet[str]:
+    names = subscription.names
+    scope: AbstractSet[str] = table.keys() | names if subscription.wildcard else names
+    return scope if only is None else scope & only
+
+
+def _covers(scope: AbstractSet[str], table: Mapping[str, Resource]) -> bool:
+    """Whether `scope` names every resource of a table that has some."""
+    return 0 < len(table) <= len(scope) and table.keys() <= scope
+
+
+def _rebase(subscription: Subscription, table: Mapping[str, Resource]) -> None:
+    """After a pass, the client holds every resource in scope at the table's version (and ""
+    for each it was told is gone): share the table where that is the whole of it."""
+    known = subscription.known
+    if known.is_exactly(table):
+        return
+    if subscription.wildcard and not subscription.names:
+        # A wildcard client is told only of removals of what it holds: a name told gone is
+        # as good as one never held.
+        subscription.known = Held(table)
+    elif len(known.own) > _REBASE_AFTER and _covers(subscription.names, table):
+        gone = subscription.names - table.keys()
+        subscription.known = Held(table, {n: "" for n in gone if known.get(n) == ""})

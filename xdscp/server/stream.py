@@ -11,6 +11,7 @@ from typing import Any, NamedTuple, Protocol
 
 from xdscp.resourcetypes import BY_URL
 from xdscp.server.events import Acked, Event, Nacked, Rejected, Sent
+from xdscp.server.held import Held
 from xdscp.snapshot import Snapshot
 
 WILDCARD = "*"
@@ -30,7 +31,7 @@ class Subscription:
     sent_version: str = ""
     in_flight: bool = False
     # Delta: the version the client holds of each resource ("" after it was told of a removal).
-    known: dict[str, str] = field(default_factory=dict)
+    known: Held = field(default_factory=Held)
     # Delta: responses not yet answered, nonce -> system version (delta may pipeline).
     pending: dict[str, str] = field(default_factory=dict)
 
