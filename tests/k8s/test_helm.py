@@ -71,6 +71,25 @@ def test_helm_lint_passes_strict(name: str) -> None:
     assert "0 chart(s) failed" in linted.stdout
 
 
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ("logFormat=xml", "at '/logFormat': value must be one of 'text', 'json'"),
+        ("replica=3", "additional properties 'replica' not allowed"),  # a typo of replicas
+        ("xds.tls.enable=true", "at '/xds/tls': additional properties 'enable' not allowed"),
+        ("watchNamespaces={Team_A}", "at '/watchNamespaces/0': 'Team_A' does not match"),
+        ("xds.port=70000", "at '/xds/port'"),
+        ("replicas=two", "at '/replicas'"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_it(value: str, named: str) -> None:
+    """values.schema.json: helm install, template and lint stop at a mistyped or invalid
+    value, naming it, instead of rendering something that silently ignores it."""
+    done = helm("template", "xdscp", str(CHART), f"--set={value}")
+    assert done.returncode != 0, done.stdout
+    assert named in done.stderr
+
+
 def test_deploy_holds_the_chart_rendered_with_default_values() -> None:
     """deploy/kubernetes and deploy/crds are `make deploy-render`'s output, byte for byte."""
     expected = deploy_tree()
