@@ -277,6 +277,18 @@ def test_a_route_change_leaves_the_other_envoy_untouched(lab: Lab) -> None:
     }
 
 
+def test_policies_shows_gateway_and_route_status(lab: Lab) -> None:
+    body = lab.cp.run(lambda: http_get(lab.admin + "/policies")[1])
+    document = json.loads(body)
+    gateways = {g["gateway"]: g for g in document["gateways"]}
+    public = gateways[f"{GATEWAYS}/public"]
+    assert public["listeners"][0]["attachedRoutes"] == 1
+    routes = {r["httproute"]: r for r in document["httproutes"]}
+    (tools,) = routes["httpbin/tools"]["parents"]
+    reasons = {c["type"]: c["reason"] for c in tools["conditions"]}
+    assert reasons == {"Accepted": "Accepted", "ResolvedRefs": "ResolvedRefs"}  # granted
+
+
 def test_xdscp_status_shows_each_nodes_gateway(lab: Lab) -> None:
     status = lab.status()
     by_node = {s["node_id"]: s for s in status["streams"]}

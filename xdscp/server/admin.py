@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from xdscp.cache import SnapshotCache
 from xdscp.metrics import Metrics
-from xdscp.render import status_dict
+from xdscp.render import gateway_dict, route_dict, status_dict
 from xdscp.resourcetypes import SHORT_NAMES
 from xdscp.served import Served
 from xdscp.server.fleet import Fleet
@@ -84,7 +84,8 @@ def status_document(served: Served | None, streams: list[dict[str, Any]]) -> dic
 
 
 def policies_document(served: Served | None) -> dict[str, Any]:
-    """/policies: every problem in the view served, and each policy's status."""
+    """/policies: every problem in the view served, each policy's status, and each Gateway's
+    and HTTPRoute's (as Kubernetes mode writes them)."""
     findings = served.findings if served else None
     return {
         "snapshot": served.snapshot.version if served else "(none)",
@@ -94,6 +95,8 @@ def policies_document(served: Served | None) -> dict[str, Any]:
         "policies": [status_dict(s) for s in with_problems(findings.policies, findings.problems)]
         if findings
         else [],
+        "gateways": [gateway_dict(s) for s in findings.gateways] if findings else [],
+        "httproutes": [route_dict(s) for s in findings.routes] if findings else [],
     }
 
 
