@@ -3,6 +3,9 @@ through the servicer with a fake stream that checks every nonce and version it r
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.listener.v3 import listener_pb2
@@ -23,6 +26,7 @@ from xdscp.server.delta import DeltaStream
 from xdscp.server.events import Acked, Holds, Nacked, Rejected, Sent
 from xdscp.server.fleet import Fleet
 from xdscp.server.sotw import SotwStream
+from xdscp.server.stream import Variant
 from xdscp.snapshot import Snapshot
 from xdscp.translate import Translation
 
@@ -139,3 +143,57 @@ def test_delta_through_the_servicer_numbers_nonces_and_removes_in_removal_order(
             assert [int(n.split("-")[1]) for n in own] == list(range(1, 6))
 
     run(scenario)
+
+
+def secret_and_cluster(secret: str, timeout: int, previous: Snapshot | None = None) -> Snapshot:
+    """Cluster "a" and the secret "s" it would name, each with a value to change."""
+    cluster = cluster_pb2.Cluster(name="a")
+    cluster.connect_timeout.seconds = timeout
+    named = secret_pb2.Secret(name="s")
+    named.generic_secret.secret.inline_string = secret
+    translation = Translation()
+    translation.resources[CDS]["a"], translation.resources[SDS]["s"] = cluster, named
+    return Snapshot.build(translation, previous)
+
+
+Ack = Callable[[str, str], Any]  # (type URL, nonce) -> the request that ACKs it
+
+
+def acked(stream: Variant, responses: list[bytes], current: Snapshot, ack: Ack) -> list[str]:
+    """The types of `responses`, in order, each ACKed as a client would."""
+    parse = (
+        discovery_pb2.DeltaDiscoveryResponse
+        if isinstance(stream, DeltaStream)
+        else discovery_pb2.DiscoveryResponse
+    )
+    types = []
+    for body in responses:
+        response = parse.FromString(body)
+        types.append(response.type_url)
+        stream.on_request(ack(response.type_url, response.nonce), current)
+    return types
+
+
+def test_a_secret_goes_before_its_cluster_and_a_rotation_sends_the_secret_alone() -> None:
+    def sotw_ack(type_url: str, nonce: str) -> Any:  # SotW names its resources every time
+        return sotw(type_url, ["s"] if type_url == SDS else None, nonce=nonce)
+
+    def delta_ack(type_url: str, nonce: str) -> Any:
+        return delta(type_url, nonce=nonce)
+
+    first = secret_and_cluster("one", 1)
+    variants: list[tuple[Variant, Any, Ack]] = [
+        (SotwStream(), sotw(SDS, ["s"]), sotw_ack),
+        (DeltaStream(stream_id=1), delta(SDS, subscribe=["s"]), delta_ack),
+    ]
+    for stream, subscribe, ack in variants:
+        hello = sotw(CDS, with_node=True) if ack is sotw_ack else delta(CDS, with_node=True)
+        assert acked(stream, stream.on_request(hello, first).responses, first, ack) == [CDS]
+        assert acked(stream, stream.on_request(subscribe, first).responses, first, ack) == [SDS]
+
+        both = secret_and_cluster("two", 2, first)
+        assert acked(stream, stream.on_snapshot(both).responses, both, ack) == [SDS, CDS]
+
+        rotated = secret_and_cluster("three", 2, both)
+        assert rotated.versions[CDS] == both.versions[CDS]
+        assert acked(stream, stream.on_snapshot(rotated).responses, rotated, ack) == [SDS]
