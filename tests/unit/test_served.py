@@ -64,6 +64,8 @@ def test_admin_documents_before_and_after_a_view_is_served() -> None:
         "stale": "",
         "problems": [],
         "policies": [],
+        "gateways": [],
+        "httproutes": [],
     }
     served = Pipeline(SnapshotCache(), Metrics(), Options()).apply(load((ROOT / "policies",)))
     assert served is not None
