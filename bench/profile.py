@@ -16,7 +16,7 @@ from bench import fanout, gobuild, servers
 from bench.build import LISTENER_PORT, OPTIONS, serialized
 from bench.fleet import Model
 from bench.run import CHANGED
-from xdscp.processes import free_port, workdir
+from tests.processes import free_port, workdir
 from xdscp.snapshot import Snapshot
 from xdscp.translate import Memo, translate
 

@@ -21,7 +21,8 @@ from typing import Any
 
 from bench import fleet, measure
 from bench.servers import Controlled
-from xdscp.processes import Envoy, Xdscp, bootstrap, wait_for
+from tests.processes import Envoy, Xdscp
+from xdscp.demo.processes import bootstrap, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 POLL = 0.002

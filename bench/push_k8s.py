@@ -31,7 +31,8 @@ from bench import fleet, push
 from bench.push import Plan
 from tests.k8s.apiserver import REPO_CRD_DIR, KubeCluster
 from tests.k8s.kmode import metric, start_xdscp
-from xdscp.processes import Xdscp, free_port, wait_for
+from tests.processes import Xdscp, free_port
+from xdscp.demo.processes import wait_for
 from xdscp.sources.kubernetes.kinds import POLICIES, WATCHED
 
 IDENTITY = "xdscp-bench"  # the same for every run, so a new process takes the Lease at once

@@ -24,7 +24,7 @@ from bench.contenders import PEERS, XDSCP, Contender
 from bench.fanout import Load
 from bench.push import Plan
 from bench.servers import Controlled
-from xdscp.processes import free_port, workdir
+from tests.processes import free_port, workdir
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results" / "latest.json"

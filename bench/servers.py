@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import measure
-from xdscp.processes import BIN, Process, wait_for
+from xdscp.demo.processes import BIN, Process, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 

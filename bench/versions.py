@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import gobuild
-from xdscp.processes import envoy_binary
+from xdscp.demo.processes import envoy_binary
 
 ROOT = gobuild.BENCH.parent
 PEER_MODULES = (

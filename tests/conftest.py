@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from tests.live import Stack, copy_policies
-from xdscp.processes import Httpbin, free_port
+from tests.processes import free_port
+from xdscp.demo.processes import Httpbin
 
 # The markers that say what a test starts (registered in pyproject.toml).
 STARTS = ("envoy", "apiserver", "netns", "containers", "process")

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from xdscp.processes import envoy_binary
+from xdscp.demo.processes import envoy_binary
 
 
 def as_static(

@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from xdscp.processes import Envoy, Xdscp, bootstrap, http_get, wait_for
+from tests.processes import Envoy, Xdscp
+from xdscp.demo.processes import bootstrap, http_get, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = "kube_httpbin_httpbin_8000"

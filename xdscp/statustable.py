@@ -10,9 +10,12 @@ COLUMNS = ("NODE", "CLUSTER", "GATEWAY", "VARIANT", *(s.upper() for s in SHORT_N
 
 
 def table(status: dict[str, Any]) -> str:
-    """One row per stream; each type reads SYNCED, STALE (ACKed an older version), NACKED or
-    SENT (awaiting its answer), against the snapshot the server holds now. GATEWAY is the
-    Gateway a node is served (`-`: none); why a node gets less than it may expect follows."""
+    """One row per stream, one column per type, with the first 8 characters of a version:
+    ACKED v (the client's last answer accepted v), SENT v (v awaits its answer), NACKED v (v was
+    rejected and nothing newer accepted since), NOT ACKED (subscribed, nothing accepted yet) or
+    NOT SENT (never asked for). The states are the stream's own; the snapshot the server holds
+    now is the last line. GATEWAY is the Gateway a node is served (`-`: none); why a node gets
+    less than it may expect follows the rows."""
     rows = [COLUMNS]
     notes = []
     for stream in status["streams"]:

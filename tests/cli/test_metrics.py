@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.live import ROOT
+from tests.processes import Xdscp
+from xdscp.demo.processes import http_get
 from xdscp.metrics import REJECTIONS, VARIANTS
-from xdscp.processes import Xdscp, http_get
 from xdscp.resourcetypes import SHORT_NAMES
 from xdscp.server.admission import BOUNDS
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.cli.run import one_line_error, xdscp
 from tests.live import ROOT
-from xdscp.processes import Xdscp, free_port
+from tests.processes import Xdscp, free_port
 
 pytestmark = pytest.mark.process
 

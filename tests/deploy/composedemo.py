@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from xdscp.processes import free_port, http_get, wait_for
+from tests.processes import free_port
+from xdscp.demo.processes import http_get, wait_for
 from xdscp.verify import dynamic_clusters
 
 from .engine import OVERRIDE, Engine, EngineError, build_local_images, cache_dir, engine

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from xdscp.processes import wait_for
+from xdscp.demo.processes import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = ROOT / "deploy" / "compose" / "local"

@@ -24,7 +24,7 @@ from tests.certs import MtlsPaths, write_mtls
 from tests.e2e.tls_upstream import TlsUpstream
 from tests.live import CLUSTER, POLICY, Stack, point_endpoints
 from xdscp.app import envoy_clusters, load, verify
-from xdscp.processes import Httpbin, NotReady, wait_for
+from xdscp.demo.processes import Httpbin, NotReady, wait_for
 from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.snapshot import Snapshot
 from xdscp.translate import Options, translate

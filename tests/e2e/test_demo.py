@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from tests.live import ROOT, copy_policies
+from tests.processes import free_port
 from xdscp.demo import ADMIN_PORT, XDS_PORT, XDSCP_ADMIN_PORT
-from xdscp.processes import free_port
 
 pytestmark = [pytest.mark.envoy, pytest.mark.process]
 

@@ -14,7 +14,8 @@ import pytest
 
 from tests.e2e.test_policy_dir_faults import probes
 from tests.live import POLICY, ROOT, Stack
-from xdscp.processes import BIN, Envoy, Process, bootstrap, free_port, http_get, wait_for
+from tests.processes import Envoy, free_port
+from xdscp.demo.processes import BIN, Process, bootstrap, http_get, wait_for
 from xdscp.sources.files import REMOVAL_GRACE_SECONDS
 
 pytestmark = [pytest.mark.envoy, pytest.mark.process]

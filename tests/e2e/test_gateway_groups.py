@@ -42,18 +42,9 @@ from tests.gatewaylab import (
     to_httpbin,
     versions,
 )
+from tests.processes import Envoy, workdir
 from xdscp import statustable
-from xdscp.processes import (
-    BIN,
-    Envoy,
-    NotReady,
-    Process,
-    bootstrap,
-    http_get,
-    httpbin_argv,
-    wait_for,
-    workdir,
-)
+from xdscp.demo.processes import BIN, NotReady, Process, bootstrap, http_get, httpbin_argv, wait_for
 from xdscp.verify import dynamic_clusters
 
 pytestmark = [pytest.mark.envoy, pytest.mark.netns, pytest.mark.process]

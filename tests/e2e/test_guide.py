@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.live import CLUSTER, Stack
-from xdscp.processes import wait_for
+from xdscp.demo.processes import wait_for
 
 pytestmark = [pytest.mark.envoy, pytest.mark.process]
 

@@ -18,7 +18,8 @@ import pytest
 
 from tests.e2e.test_guide import GUIDE_KEEPALIVE, keepalive
 from tests.live import Stack
-from xdscp.processes import Xdscp, wait_for
+from tests.processes import Xdscp
+from xdscp.demo.processes import wait_for
 
 pytestmark = [pytest.mark.envoy, pytest.mark.process]
 

@@ -33,17 +33,8 @@ import pytest
 
 from tests.e2e import netns
 from tests.e2e.netns import KeepaliveOptions, Namespace, TcpSocket
-from xdscp.processes import (
-    BIN,
-    Envoy,
-    NotReady,
-    Process,
-    bootstrap,
-    http_get,
-    httpbin_argv,
-    wait_for,
-    workdir,
-)
+from tests.processes import Envoy, workdir
+from xdscp.demo.processes import BIN, NotReady, Process, bootstrap, http_get, httpbin_argv, wait_for
 
 pytestmark = [pytest.mark.envoy, pytest.mark.netns, pytest.mark.process]
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.live import Stack
-from xdscp.processes import http_get, wait_for
+from xdscp.demo.processes import http_get, wait_for
 
 pytestmark = [pytest.mark.envoy, pytest.mark.process]
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.e2e.test_guide import GUIDE_KEEPALIVE, keepalive
 from tests.live import POLICY, Stack
-from xdscp.processes import wait_for
+from xdscp.demo.processes import wait_for
 
 pytestmark = [pytest.mark.envoy, pytest.mark.process]
 

@@ -10,7 +10,7 @@ import yaml
 
 from tests.e2e.test_policy_dir_faults import probes
 from tests.live import CLUSTER, Stack
-from xdscp.processes import http_get, wait_for
+from xdscp.demo.processes import http_get, wait_for
 
 pytestmark = [pytest.mark.envoy, pytest.mark.process]
 

@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from tests.live import Stack
-from xdscp.processes import wait_for
+from xdscp.demo.processes import wait_for
 
 pytestmark = [pytest.mark.envoy, pytest.mark.process]
 

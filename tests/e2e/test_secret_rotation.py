@@ -22,7 +22,7 @@ from tests.certs import MtlsPaths, write_mtls
 from tests.e2e.tls_upstream import TlsUpstream, answered_as
 from tests.live import CLUSTER, POLICY, Stack, cluster_version, point_endpoints
 from xdscp.app import verify
-from xdscp.processes import Httpbin, http_get, wait_for
+from xdscp.demo.processes import Httpbin, http_get, wait_for
 
 pytestmark = [pytest.mark.envoy, pytest.mark.process]
 

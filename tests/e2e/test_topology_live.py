@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 from tests.live import ROOT
-from xdscp.processes import Envoy, Httpbin, Xdscp, bootstrap, free_port, http_get, wait_for
+from tests.processes import Envoy, Xdscp, free_port
+from xdscp.demo.processes import Httpbin, bootstrap, http_get, wait_for
 
 pytestmark = [pytest.mark.envoy, pytest.mark.process]
 

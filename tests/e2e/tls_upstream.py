@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.certs import MtlsPaths
-from xdscp.processes import http_get
+from xdscp.demo.processes import http_get
 
 PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 PROXY_COMMANDS = {0: "LOCAL", 1: "PROXY"}

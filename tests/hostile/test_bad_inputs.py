@@ -14,7 +14,7 @@ import pytest
 
 from tests.live import ROOT, Stack
 from xdscp import app
-from xdscp.processes import wait_for
+from xdscp.demo.processes import wait_for
 from xdscp.translate import Options
 
 pytestmark = [pytest.mark.envoy, pytest.mark.process]

@@ -11,12 +11,10 @@ This module has no pytest dependency; `conftest.py` turns it into fixtures.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import re
 import secrets
-import signal
 import ssl
 import subprocess
 import time
@@ -31,7 +29,8 @@ import yaml
 from kubernetes import client
 
 from tests.certs import CertPaths, write_certs
-from xdscp.processes import free_port
+from tests.processes import free_port
+from xdscp.demo.processes import Process, http_get, wait_for
 
 BUILD_DIR = Path(__file__).resolve().parent / "build"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -40,8 +39,6 @@ BINARY_NAMES = ("kube-apiserver", "kubectl", "etcd")
 
 # Generous: a loaded 2-core CI machine starts kube-apiserver in 5-15 s.
 START_TIMEOUT = 90.0
-STOP_TIMEOUT = 15.0
-POLL_INTERVAL = 0.1
 
 
 class ClusterError(RuntimeError):
@@ -103,100 +100,21 @@ def locate_binaries() -> Binaries:
     return Binaries(bin_dir / "kube-apiserver", bin_dir / "kubectl", bin_dir / "etcd", crd_dir)
 
 
-# --- Processes --------------------------------------------------------------------------
+def wait_until(what: str, check: Callable[[], bool], process: Process) -> None:
+    """Poll `check` until it is true; fail early, with its log, if `process` dies."""
+
+    def ready() -> bool:
+        process.check_alive()
+        return check()
+
+    wait_for(ready, START_TIMEOUT, what)
 
 
-class ManagedProcess:
-    """One server process in its own process group, with its output in a log file."""
-
-    def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
-        self.name = name
-        self.argv = argv
-        self.log_path = log_path
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            log.write(f"\n=== starting {' '.join(self.argv)}\n".encode())
-            log.flush()
-            self._proc = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                # Own group, so stop() also kills any helper it forks. No preexec_fn (such as
-                # PR_SET_PDEATHSIG): it forces fork() instead of vfork(), which is unsafe in a
-                # test process that runs gRPC threads. A SIGKILLed pytest leaves them running.
-                start_new_session=True,
-            )
-
-    def exit_code(self) -> int | None:
-        """None while running (or never started)."""
-        return None if self._proc is None else self._proc.poll()
-
-    def stop(self) -> None:
-        """SIGTERM the whole group, SIGKILL it if it lingers. Safe to call twice."""
-        proc, self._proc = self._proc, None
-        # An exited (reaped) leader's pid may already belong to someone else: leave it alone.
-        if proc is None or proc.poll() is not None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=STOP_TIMEOUT)
-                return
-
-    def log_tail(self, lines: int = 80) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def wait_until(
-    what: str,
-    check: Callable[[], bool],
-    *,
-    timeout: float = START_TIMEOUT,
-    process: ManagedProcess | None = None,
-) -> None:
-    """Polls `check` until it is true; fails early, with its log, if `process` dies."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        code = None if process is None else process.exit_code()
-        if process is not None and code is not None:
-            raise ClusterError(
-                f"{process.name} exited with {code} while waiting for {what}:\n{process.log_tail()}"
-            )
-        if time.monotonic() > deadline:
-            tail = "" if process is None else f":\n{process.log_tail()}"
-            raise ClusterError(f"timed out after {timeout:.0f} s waiting for {what}{tail}")
-        time.sleep(POLL_INTERVAL)
-
-
-# Local servers only: never route these requests through an HTTP(S)_PROXY from the environment.
-_NO_PROXY = urllib.request.ProxyHandler({})
-
-
-def http_request(
-    url: str,
-    *,
-    body: Mapping[str, Any] | None = None,
-    context: ssl.SSLContext | None = None,
-    timeout: float = 5.0,
-) -> tuple[int, bytes]:
-    """(status, body); status 0 when nothing answered (yet)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST")
-    opener = urllib.request.build_opener(_NO_PROXY, urllib.request.HTTPSHandler(context=context))
+def _get(url: str, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+    """(status, body); (0, b"") while nothing answers yet."""
     try:
-        with opener.open(request, timeout=timeout) as response:
-            return int(response.status), bytes(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except (urllib.error.URLError, OSError):
+        return http_get(url, context=context)
+    except OSError:
         return 0, b""
 
 
@@ -207,41 +125,38 @@ class Etcd:
     """A single-member etcd with its data in a temp dir; fast and not durable on purpose."""
 
     def __init__(self, binary: Path, workdir: Path) -> None:
+        self.workdir = workdir
         self.client_url = f"http://127.0.0.1:{free_port()}"
         peer_url = f"http://127.0.0.1:{free_port()}"
-        self.process = ManagedProcess(
-            "etcd",
-            [
-                str(binary),
-                "--name=xdscp-test",
-                f"--data-dir={workdir / 'etcd-data'}",
-                f"--listen-client-urls={self.client_url}",
-                f"--advertise-client-urls={self.client_url}",
-                f"--listen-peer-urls={peer_url}",
-                f"--initial-advertise-peer-urls={peer_url}",
-                f"--initial-cluster=xdscp-test={peer_url}",
-                # Tests never need durability; fsync dominates etcd latency on CI disks.
-                "--unsafe-no-fsync=true",
-                f"--quota-backend-bytes={2 * 1024**3}",
-                "--log-level=warn",
-            ],
-            workdir / "etcd.log",
-        )
+        self.argv = [
+            str(binary),
+            "--name=xdscp-test",
+            f"--data-dir={workdir / 'etcd-data'}",
+            f"--listen-client-urls={self.client_url}",
+            f"--advertise-client-urls={self.client_url}",
+            f"--listen-peer-urls={peer_url}",
+            f"--initial-advertise-peer-urls={peer_url}",
+            f"--initial-cluster=xdscp-test={peer_url}",
+            # Tests never need durability; fsync dominates etcd latency on CI disks.
+            "--unsafe-no-fsync=true",
+            f"--quota-backend-bytes={2 * 1024**3}",
+            "--log-level=warn",
+        ]
+        self.process: Process | None = None
 
     def start(self) -> None:
-        self.process.start()
-        wait_until("etcd /health", self._healthy, process=self.process)
+        self.process = Process("etcd", self.argv, self.workdir)
+        wait_until("etcd /health", self._healthy, self.process)
 
     def _healthy(self) -> bool:
-        status, body = http_request(f"{self.client_url}/health")
+        status, body = _get(f"{self.client_url}/health")
         return status == 200 and json.loads(body).get("health") == "true"
 
     def _post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         # etcd's gRPC gateway: JSON over HTTP, keys base64-encoded, int64 as strings.
-        status, reply = http_request(f"{self.client_url}{path}", body=body)
-        if status != 200:
-            raise ClusterError(f"etcd {path} answered {status}: {reply!r}")
-        result: dict[str, Any] = json.loads(reply)
+        request = urllib.request.Request(f"{self.client_url}{path}", json.dumps(body).encode())
+        with urllib.request.urlopen(request, timeout=5) as response:
+            result: dict[str, Any] = json.load(response)
         return result
 
     def revision(self) -> int:
@@ -267,54 +182,56 @@ class KubeApiServer:
         self.url = f"https://127.0.0.1:{port}"
         self._ssl = ssl.create_default_context(cafile=str(certs.ca_cert))
         self._ssl.load_cert_chain(str(certs.admin_cert), str(certs.admin_key))
-        self.process = ManagedProcess(
-            "kube-apiserver",
-            [
-                str(binary),
-                f"--etcd-servers={etcd_url}",
-                # Explicit addresses: with no default route the server cannot pick one itself.
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={port}",
-                f"--cert-dir={workdir / 'apiserver-certs'}",
-                f"--tls-cert-file={certs.serving_cert}",
-                f"--tls-private-key-file={certs.serving_key}",
-                f"--client-ca-file={certs.ca_cert}",
-                "--authorization-mode=RBAC",
-                f"--service-account-issuer={self.url}",
-                f"--service-account-key-file={certs.service_account_pub}",
-                f"--service-account-signing-key-file={certs.service_account_key}",
-                "--service-cluster-ip-range=10.96.0.0/24",
-                # No controller-manager creates ServiceAccount tokens, so the admission
-                # plugin that requires them would reject every Pod.
-                "--disable-admission-plugins=ServiceAccount",
-                # Nothing serves the Endpoints it would write for `kubernetes` at 127.0.0.1.
-                "--endpoint-reconciler-type=none",
-                "--profiling=false",
-                # Open watches otherwise hold a stop for the fixture's whole 15 s timeout.
-                "--shutdown-watch-termination-grace-period=2s",
-            ],
-            workdir / "kube-apiserver.log",
-        )
+        self.workdir = workdir
+        self.argv = [
+            str(binary),
+            f"--etcd-servers={etcd_url}",
+            # Explicit addresses: with no default route the server cannot pick one itself.
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={port}",
+            f"--cert-dir={workdir / 'apiserver-certs'}",
+            f"--tls-cert-file={certs.serving_cert}",
+            f"--tls-private-key-file={certs.serving_key}",
+            f"--client-ca-file={certs.ca_cert}",
+            "--authorization-mode=RBAC",
+            f"--service-account-issuer={self.url}",
+            f"--service-account-key-file={certs.service_account_pub}",
+            f"--service-account-signing-key-file={certs.service_account_key}",
+            "--service-cluster-ip-range=10.96.0.0/24",
+            # No controller-manager creates ServiceAccount tokens, so the admission
+            # plugin that requires them would reject every Pod.
+            "--disable-admission-plugins=ServiceAccount",
+            # Nothing serves the Endpoints it would write for `kubernetes` at 127.0.0.1.
+            "--endpoint-reconciler-type=none",
+            "--profiling=false",
+            # Open watches otherwise hold a stop for the fixture's whole 15 s timeout.
+            "--shutdown-watch-termination-grace-period=2s",
+        ]
+        self.process: Process | None = None
 
     def start(self) -> None:
-        self.process.start()
-        wait_until(
-            "kube-apiserver /readyz", lambda: self._status("/readyz") == 200, process=self.process
-        )
+        """Start it, or start it again after `stop` (same port, certs and etcd)."""
+        if self.process is None:
+            self.process = Process("kube-apiserver", self.argv, self.workdir)
+        else:
+            self.process.restart()
+        process = self.process
+        wait_until("kube-apiserver /readyz", lambda: self._status("/readyz") == 200, process)
         # /readyz can pass a moment before the bootstrap controller has written `default`.
         wait_until(
             "namespace default",
             lambda: self._status("/api/v1/namespaces/default") == 200,
-            process=self.process,
+            process,
         )
 
     def stop(self) -> None:
-        self.process.stop()
+        if self.process is not None:
+            self.process.stop()
 
     def get(self, path: str) -> tuple[int, bytes]:
         """GET as the admin user."""
-        return http_request(f"{self.url}{path}", context=self._ssl)
+        return _get(f"{self.url}{path}", self._ssl)
 
     def _status(self, path: str) -> int:
         return self.get(path)[0]
@@ -365,8 +282,9 @@ class KubeCluster:
         self.startup_seconds = time.monotonic() - started
 
     def stop(self) -> None:
-        self.apiserver.stop()
-        self.etcd.process.stop()
+        for server in (self.apiserver, self.etcd):
+            if server.process is not None:
+                server.process.stop()
 
     def __enter__(self) -> KubeCluster:
         return self
@@ -495,7 +413,8 @@ class KubeCluster:
                     r["name"] == plural for r in json.loads(body).get("resources", [])
                 )
 
-            wait_until(f"discovery of {plural} in {path}", listed, process=self.apiserver.process)
+            assert self.apiserver.process is not None
+            wait_until(f"discovery of {plural} in {path}", listed, self.apiserver.process)
 
     # Faults
 
@@ -534,8 +453,9 @@ class KubeCluster:
 
     def log_tails(self, lines: int = 60) -> Iterator[tuple[str, str]]:
         """(process name, last lines of its log) for every server process."""
-        for process in (self.apiserver.process, self.etcd.process):
-            yield process.name, process.log_tail(lines)
+        for server in (self.apiserver, self.etcd):
+            if server.process is not None:
+                yield server.process.name, server.process.log_tail(lines)
 
 
 def _objects(created: Mapping[str, Any]) -> list[dict[str, Any]]:

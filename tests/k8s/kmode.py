@@ -18,16 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from xdscp.processes import (
-    Envoy,
-    Httpbin,
-    Process,
-    Xdscp,
-    bootstrap,
-    free_port,
-    http_get,
-    wait_for,
-)
+from tests.processes import Envoy, Xdscp, free_port
+from xdscp.demo.processes import Httpbin, Process, bootstrap, http_get, wait_for
 
 from .apiserver import KubeCluster
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from xdscp.processes import wait_for
+from xdscp.demo.processes import wait_for
 
 from .apiserver import KubeCluster
 from .chart import CHART, CRD_DIR, KUBERNETES_DIR, deploy_tree, helm, template

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from xdscp.processes import Httpbin, http_get, wait_for
+from xdscp.demo.processes import Httpbin, http_get, wait_for
 
 from .apiserver import KubeCluster
 from .kmode import (

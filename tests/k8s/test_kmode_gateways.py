@@ -39,7 +39,8 @@ from tests.gatewaylab import (
     to_httpbin,
     versions,
 )
-from xdscp.processes import BIN, Envoy, Process, Xdscp, http_get, httpbin_argv, wait_for
+from tests.processes import Envoy, Xdscp
+from xdscp.demo.processes import BIN, Process, http_get, httpbin_argv, wait_for
 from xdscp.verify import dynamic_clusters
 
 from .apiserver import KubeCluster

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
+from tests.processes import free_port
 from xdscp.app import envoy_clusters
-from xdscp.processes import Httpbin, free_port, http_get, wait_for
+from xdscp.demo.processes import Httpbin, http_get, wait_for
 
 from .apiserver import KubeCluster
 from .kmode import (

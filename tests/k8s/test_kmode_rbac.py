@@ -16,7 +16,8 @@ import pytest
 import yaml
 from kubernetes import client
 
-from xdscp.processes import Xdscp, envoy_binary, wait_for
+from tests.processes import Xdscp
+from xdscp.demo.processes import envoy_binary, wait_for
 
 from .apiserver import KubeCluster
 from .kmode import (

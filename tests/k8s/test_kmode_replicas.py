@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from xdscp.processes import Envoy, Xdscp, wait_for
+from tests.processes import Envoy, Xdscp
+from xdscp.demo.processes import wait_for
 
 from .apiserver import KubeCluster
 from .kmode import (

@@ -19,7 +19,8 @@ from kubernetes import client
 from tests.certs import MtlsPaths, write_mtls
 from tests.e2e.tls_upstream import TlsUpstream, answered_as
 from tests.live import cluster_version
-from xdscp.processes import Envoy, Httpbin, Xdscp, free_port, wait_for
+from tests.processes import Envoy, Xdscp, free_port
+from xdscp.demo.processes import Httpbin, wait_for
 
 from .apiserver import KubeCluster
 from .kmode import (

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from xdscp.processes import Xdscp, wait_for
+from tests.processes import Xdscp
+from xdscp.demo.processes import wait_for
 
 from .apiserver import KubeCluster
 from .kmode import (

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from xdscp.processes import http_get, wait_for
+from xdscp.demo.processes import http_get, wait_for
 
 from .apiserver import KubeCluster
 from .kmode import TIMEOUT, Live, apply, serving

@@ -14,10 +14,11 @@ from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from tests.certs import MtlsPaths
 from tests.cli.run import xdscp
 from tests.live import ROOT
+from tests.processes import Envoy, Xdscp
 from tests.server.harness import snapshot
 from xdscp.cache import SnapshotCache
+from xdscp.demo.processes import bootstrap, wait_for
 from xdscp.metrics import Metrics
-from xdscp.processes import Envoy, Xdscp, bootstrap, wait_for
 from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.resourcetypes import ENDPOINT as EDS
 from xdscp.server.ads import AdsServicer, start_server

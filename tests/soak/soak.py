@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.live import POLICY, ROOT
-from xdscp.processes import NotReady, Process, Xdscp, http_get, wait_for
+from tests.processes import Xdscp
+from xdscp.demo.processes import NotReady, Process, http_get, wait_for
 from xdscp.resourcetypes import CLUSTER
 from xdscp.snapshot import Snapshot
 from xdscp.sources.files import FileSource

@@ -1,7 +1,8 @@
-"""Real processes on loopback: xdscp, Envoy and httpbin, as the demo and the tests run them.
+"""Real processes on loopback: xdscp, Envoy and httpbin, as `xdscp demo` runs them (and the
+tests and benchmarks, which add what only they need in tests/processes.py).
 
-Each is a context manager that starts the process in its own session, waits until it is
-ready (polling with a deadline, never sleeping on luck) and kills the whole group on exit.
+Each starts in its own session, is waited for until it is ready (polling with a deadline,
+never sleeping on luck) and is stopped with its whole group.
 """
 
 from __future__ import annotations
@@ -10,21 +11,17 @@ import copy
 import json
 import os
 import signal
-import socket
+import ssl
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-
-from xdscp.verify import dynamic_clusters
 
 T = TypeVar("T")
 BIN = Path(sys.executable).parent
@@ -48,20 +45,23 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
         delay = min(delay * 2, 0.2)
 
 
-def free_port() -> int:
-    """A port the kernel just handed out on 127.0.0.1, for servers that cannot report theirs."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# Local servers only: never route these requests through an HTTP(S)_PROXY from the environment.
+_NO_PROXY = urllib.request.ProxyHandler({})
 
 
 def http_get(
-    url: str, headers: dict[str, str] | None = None, timeout: float = 5
+    url: str,
+    headers: dict[str, str] | None = None,
+    timeout: float = 5,
+    *,
+    context: ssl.SSLContext | None = None,
 ) -> tuple[int, bytes]:
+    """(status, body), error statuses included; OSError when nothing answers."""
     request = urllib.request.Request(url, headers=headers or {})
+    opener = urllib.request.build_opener(_NO_PROXY, urllib.request.HTTPSHandler(context=context))
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
+        with opener.open(request, timeout=timeout) as response:
+            return int(response.status), bytes(response.read())
     except urllib.error.HTTPError as err:
         return err.code, err.read()
 
@@ -75,22 +75,37 @@ def _try_get(url: str) -> bytes | None:
 
 
 class Process:
-    """A child process with its output in a log file, killed with its group on `stop`."""
+    """A child process with its output in a log file, killed with its group on `stop`, and
+    started again on `restart` (same command line, same log)."""
 
     def __init__(
         self, name: str, argv: list[str], workdir: Path, env: dict[str, str] | None = None
     ):
-        self.name = name
+        self.name, self.argv, self.workdir = name, argv, workdir
+        self.env = {**os.environ, **(env or {})}
         self.log_path = workdir / f"{name}.log"
+        self._start()
+
+    def _start(self) -> None:
         self._log = self.log_path.open("ab")
+        # Its own group, so stop() also ends what it forks. No preexec_fn (such as
+        # PR_SET_PDEATHSIG): it forces fork() over vfork(), unsafe beside gRPC's threads.
         self.popen = subprocess.Popen(
-            argv,
+            self.argv,
+            stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, **(env or {})},
-            cwd=workdir,
+            env=self.env,
+            cwd=self.workdir,
         )
+
+    def restart(self) -> None:
+        """Stop it if it runs, and start it again; wait for readiness as after starting."""
+        self.stop()
+        with self.log_path.open("ab") as log:
+            log.write(b"=== restarted\n")
+        self._start()
 
     def ready(self, wait: Callable[[], T]) -> T:
         """Wait for readiness; a process that never gets there is stopped, not left behind."""
@@ -104,7 +119,10 @@ class Process:
         return self.popen.poll() is None
 
     def log_tail(self, lines: int = 40) -> str:
-        text = self.log_path.read_text(errors="replace").splitlines()
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return ""
         return "\n".join(text[-lines:])
 
     def check_alive(self) -> None:
@@ -167,9 +185,6 @@ class Xdscp(Process):
         ports: dict[str, int] = json.loads(self.ready_file.read_text())
         return ports
 
-    def get_json(self, path: str) -> Any:
-        return json.loads(http_get(self.admin + path)[1])
-
 
 def bootstrap(
     template: Path,
@@ -227,18 +242,6 @@ class Envoy(Process):
         text = path.read_text().strip() if path.exists() else ""
         return text or None
 
-    def config_dump(self) -> dict[str, Any]:
-        dump: dict[str, Any] = json.loads(http_get(self.admin + "/config_dump?include_eds")[1])
-        return dump
-
-    def dynamic_clusters(self) -> dict[str, dict[str, Any]]:
-        """Active dynamic clusters by name, as config_dump shows them."""
-        return dynamic_clusters(self.config_dump())
-
-    def stats(self, prefix: str = "") -> dict[str, str]:
-        text = http_get(self.admin + f"/stats?filter=^{prefix}")[1].decode()
-        return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
-
 
 def envoy_binary() -> Path:
     local = BIN / "envoy"
@@ -280,9 +283,3 @@ class Httpbin(Process):
     def _answers(self) -> bytes | None:
         self.check_alive()
         return _try_get(self.url + "/status/200")
-
-
-@contextmanager
-def workdir(prefix: str = "xdscp-") -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix=prefix) as path:
-        yield Path(path)

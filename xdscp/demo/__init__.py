@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xdscp import app
+from xdscp.demo.processes import Envoy, Httpbin, NotReady, Xdscp, bootstrap, http_get, wait_for
 from xdscp.errors import UserError
 from xdscp.model.resources import Resources
-from xdscp.processes import Envoy, Httpbin, NotReady, Xdscp, bootstrap, http_get, wait_for
 from xdscp.server.ports import check_free
 
 CLUSTER = "kube_httpbin_httpbin_8000"
