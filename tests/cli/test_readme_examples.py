@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.cli.run import xdscp
 from tests.live import ROOT
+
+pytestmark = pytest.mark.process
 
 README = ROOT.joinpath("README.md").read_text()
 
