@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
 import sys
 from collections.abc import Callable
 from importlib.metadata import version
@@ -97,6 +98,22 @@ def _tls(args: argparse.Namespace) -> app.TlsConfig | None:
     ):
         if path is not None and not path.is_file():
             raise UserError(f"{flag} {path}: no such file")
+    # Read as gRPC will, so a bad file is named here instead of failing the bind.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    except (ssl.SSLError, ValueError) as err:
+        raise UserError(
+            f"--tls-cert {args.tls_cert} and --tls-key {args.tls_key}: not a PEM certificate "
+            f"and its private key ({err})"
+        ) from None
+    if args.tls_client_ca is not None:
+        try:
+            context.load_verify_locations(args.tls_client_ca)
+        except (ssl.SSLError, ValueError) as err:
+            raise UserError(
+                f"--tls-client-ca {args.tls_client_ca}: not PEM certificates ({err})"
+            ) from None
     return app.TlsConfig(args.tls_cert, args.tls_key, args.tls_client_ca)
 
 

@@ -59,6 +59,15 @@ def test_a_taken_admin_port_fails_without_noise(running: Xdscp) -> None:
             ["--tls-cert", "nope.crt", "--tls-key", "server.key"],
             "--tls-cert nope.crt: no such file",
         ),
+        (
+            ["--tls-cert", "server.crt", "--tls-key", "gateway-1.key"],
+            "--tls-cert server.crt and --tls-key gateway-1.key: not a PEM certificate and its "
+            "private key",
+        ),
+        (
+            ["--tls-cert", "server.crt", "--tls-key", "server.key", "--tls-client-ca", "ca.key"],
+            "--tls-client-ca ca.key: not PEM certificates",
+        ),
     ],
 )
 def test_incomplete_tls_flags_are_refused(flags: list[str], message: str, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.cli.run import xdscp
 from tests.live import ROOT
@@ -104,3 +105,16 @@ def test_a_route_to_a_missing_service_is_a_warning_like_a_policy(policies: Path)
     result = xdscp("validate", policies)
     assert result.returncode == 0, result.stdout
     assert "warning: " in result.stdout and "Service httpbin/nobody not found" in result.stdout
+
+
+def test_a_listener_port_conflict_names_its_file(policies: Path) -> None:
+    gateway_file = policies / "gateway.yaml"
+    gateway, route = yaml.safe_load_all(gateway_file.read_text())
+    other = {**gateway["spec"]["listeners"][0], "name": "other", "hostname": "other.example.com"}
+    gateway["spec"]["listeners"].append(other)
+    gateway_file.write_text(yaml.safe_dump_all([gateway, route]))
+    result = xdscp("validate", policies)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0].startswith(
+        f"{gateway_file}: Gateway kgateway-system/http: spec.listeners[other]: port 8080"
+    )
