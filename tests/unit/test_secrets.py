@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import datetime
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -15,6 +17,7 @@ from cryptography.x509.oid import NameOID
 from envoy.extensions.transport_sockets.tls.v3 import secret_pb2
 
 from tests.certs import MtlsPaths, write_mtls
+from xdscp.groups import UNNAMED, gateway_key
 from xdscp.model.load import Document, load
 from xdscp.model.resources import Resources
 from xdscp.model.secret import Secret
@@ -23,6 +26,7 @@ from xdscp.resourcetypes import SECRET as SDS
 from xdscp.snapshot import Snapshot
 from xdscp.translate import Memo, Translation, translate
 
+ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = "kube_ns_svc_443"
 CERT_NAME, CA_NAME = "ns/client", "ns/client/ca.crt"
 
@@ -239,3 +243,42 @@ def test_a_key_envoy_refuses_is_refused_first(
     out = translate(objects(body))
     assert problem in message(out)
     assert out.resources[SDS] == {}
+
+
+def test_a_gateways_envoys_get_the_secrets_of_its_clusters_only(
+    pki: tuple[MtlsPaths, MtlsPaths],
+) -> None:
+    old, _ = pki
+    guide = [
+        doc
+        for path in sorted((ROOT / "policies").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
+    other = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "other", "namespace": "kgateway-system"},
+        "spec": {
+            "gatewayClassName": "kgateway",
+            "listeners": [{"name": "http", "protocol": "HTTP", "port": 9090}],
+        },
+    }
+    secret = secret_body(old)
+    secret["metadata"]["namespace"] = "httpbin"
+    mtls = {
+        "apiVersion": "gateway.kgateway.dev/v1alpha1",
+        "kind": "BackendConfigPolicy",
+        "metadata": {"name": "mtls", "namespace": "httpbin"},
+        "spec": {
+            "targetRefs": [{"group": "", "kind": "Service", "name": "httpbin"}],
+            "tls": {"secretRef": {"name": "client"}},
+        },
+    }
+    loaded = load([Document("test", d) for d in [*guide, other, secret, mtls]], {})
+    out = translate(Resources.of(loaded.objects.values()))
+    assert out.groups is not None
+    routed = out.groups[gateway_key("kgateway-system", "http")]
+    assert routed[SDS] == frozenset({"httpbin/client", "httpbin/client/ca.crt"})
+    assert out.groups[gateway_key("kgateway-system", "other")][SDS] == frozenset()
+    assert out.groups[UNNAMED][SDS] is None  # an Envoy naming no Gateway gets every cluster
