@@ -63,3 +63,38 @@ def test_an_object_gone_from_its_file_is_held_for_the_grace_period(tmp_path: Pat
     now[0] = 3.0
     assert source.due()
     assert view(source, [])["listeners"] == []  # stable for the grace period: removed
+
+
+def test_every_edit_read_in_place_gives_what_a_full_read_gives(tmp_path: Path) -> None:
+    """Edits that keep a file's objects take the in-place path (one file read, no merge of the
+    others); any other edit takes the full one. Either way: what a full read gives, in the
+    same order."""
+    policies = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", policies)
+    policy = policies / POLICY
+    original = policy.read_text()
+    other = policies / "other.yaml"
+    edits = [
+        (policy, original.replace("keepAliveProbes: 3", "keepAliveProbes: 4")),  # in place
+        (policy, original.replace("keepAliveProbes: 3", "keepAliveProbes: 0x")),  # invalid
+        (policy, original.replace("keepAliveProbes: 3", "keepAliveProbes: 5")),  # fixed
+        (other, original.replace("httpbin-keepalive", "second")),  # a new file
+        (other, original.replace("httpbin-keepalive", "second").replace(": 3", ": 6")),
+        (other, original),  # a duplicate of the first file's policy
+        (other, original.replace("httpbin-keepalive", "third")),  # renamed: new key
+        (policy, original.replace("keepAliveProbes: 3", "keepAliveProbes: 7")),
+        (other, "{not yaml"),
+        (policy, original),
+    ]
+    source, everything = FileSource([policies]), FileSource([policies])
+    view(source)
+    everything.load()
+    for path, text in edits:
+        path.write_text(text)
+        update = source.load([path])
+        fresh = everything.load()  # every file read again (last good versions kept alike)
+        assert render.document(translate(update.resources), update.problems, explain=True) == (
+            render.document(translate(fresh.resources), fresh.problems, explain=True)
+        ), text
+        assert list(update.resources.policies) == list(fresh.resources.policies)
+        assert update.resources.policies == fresh.resources.policies

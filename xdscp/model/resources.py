@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,21 @@ class Resources:
     def origin(self, obj: KubeObject, default: str) -> str:
         return self.origins.get((obj.KIND, *obj.key), default)
 
+    def replacing(self, objects: Iterable[KubeObject]) -> Resources | None:
+        """This view with `objects` in place of the objects of their kind and key, or None if
+        one is not here already. The order stays as it is: one change costs a copy of its
+        kind's table (a C loop), not a sort of every object."""
+        tables: dict[str, dict[Key, KubeObject]] = {}
+        for obj in objects:
+            name = _FIELDS.get(type(obj))
+            if name is None or obj.key not in getattr(self, name):
+                return None
+            table = tables.get(name)
+            if table is None:
+                table = tables[name] = dict(getattr(self, name))
+            table[obj.key] = obj
+        return dataclasses.replace(self, **tables)  # type: ignore[arg-type]
+
     @classmethod
     def of(
         cls, objects: Iterable[KubeObject], origins: Mapping[tuple[str, str, str], str] = {}
@@ -59,3 +75,17 @@ class Resources:
             nodes=_by_key(grouped, Node),
             secrets=_by_key(grouped, Secret),
         )
+
+
+# Each kind's table.
+_FIELDS: dict[type, str] = {
+    Service: "services",
+    EndpointSlice: "endpoint_slices",
+    Gateway: "gateways",
+    HTTPRoute: "http_routes",
+    ReferenceGrant: "reference_grants",
+    BackendConfigPolicy: "policies",
+    Backend: "backends",
+    Node: "nodes",
+    Secret: "secrets",
+}

@@ -85,7 +85,9 @@ class FileSource:
         self.paths = tuple(Path(p) for p in paths)
         self.grace, self._clock = grace, clock
         self._files: dict[Path, _File] = {}
-        self._served: dict[ObjectKey, tuple[KubeObject, str]] = {}
+        self._served: dict[ObjectKey, KubeObject] = {}
+        self._origins: dict[ObjectKey, str] = {}
+        self._last: Update | None = None
         self._held: dict[ObjectKey, _Held] = {}
 
     def load(self, changed: Iterable[Path] | None = None) -> Update:
@@ -93,16 +95,21 @@ class FileSource:
         read again, unless something other than files changed; unchanged content is never
         re-parsed."""
         changed = None if changed is None else set(changed)
+        if changed is not None and (quick := self._in_place(changed)) is not None:
+            return quick
         problems: list[Problem] = []
         if changed is None or not self._only_files_changed(changed):
             self._files = self._read_all(problems)
         else:
+            added = False
             for path in filter(self._watched_file, changed):  # editors' temporary files aside
                 if path.is_file():
+                    added = added or path not in self._files
                     self._files[path] = self._read(path, self._files.get(path, _File()))
                 else:
                     self._files.pop(path, None)
-            self._files = dict(sorted(self._files.items()))
+            if added:  # a file changed in place keeps its place
+                self._files = dict(sorted(self._files.items()))
         objects: dict[ObjectKey, KubeObject] = {}
         origin: dict[ObjectKey, str] = {}
         for path, loaded in self._files.items():
@@ -117,7 +124,35 @@ class FileSource:
                     continue
                 objects[key], origin[key] = obj, str(path)
         problems.extend(self._hold_removed(objects, origin))
-        return Update(Resources.of(objects.values(), origin), tuple(problems))
+        self._last = Update(Resources.of(objects.values(), origin), tuple(problems))
+        return self._last
+
+    def _in_place(self, changed: set[Path]) -> Update | None:
+        """The common edit, in O(what changed): files already known, each read to the same
+        objects (by kind and key) it held, all of them valid, nothing held back. Anything else
+        (None) takes the full path, which re-merges every file."""
+        last = self._last
+        if last is None or last.problems or self._held or not self._only_files_changed(changed):
+            return None
+        paths = [p for p in changed if self._watched_file(p)]
+        if not all(p in self._files and p.is_file() for p in paths):
+            return None
+        replaced: dict[Path, _File] = {}
+        for path in paths:
+            before = self._files[path]
+            after = self._read(path, before)
+            if after.problems or after.objects.keys() != before.objects.keys():
+                return None
+            replaced[path] = after
+        objects = [o for f in replaced.values() for o in f.objects.values()]
+        resources = last.resources.replacing(objects)
+        if resources is None:
+            return None
+        self._files.update(replaced)
+        for loaded in replaced.values():
+            self._served.update(loaded.objects)
+        self._last = Update(resources, ())
+        return self._last
 
     def due(self) -> bool:
         """Whether a held removal is due, so a view without it should be served."""
@@ -178,10 +213,9 @@ class FileSource:
         now, problems = self._clock(), []
         for key in self._held.keys() & objects.keys():  # back: the save completed
             del self._held[key]
-        for key, (obj, where) in self._served.items():
-            if key in objects or self.grace <= 0:
-                continue
-            held = self._held.setdefault(key, _Held(obj, where, now))
+        gone = sorted(self._served.keys() - objects.keys()) if self.grace > 0 else ()
+        for key in gone:
+            held = self._held.setdefault(key, _Held(self._served[key], self._origins[key], now))
             if now - held.since >= self.grace:
                 del self._held[key]
                 continue
@@ -195,7 +229,7 @@ class FileSource:
                     "in progress",
                 )
             )
-        self._served = {key: (obj, origin[key]) for key, obj in objects.items()}
+        self._served, self._origins = objects, origin  # the caller's own: no copy per change
         return problems
 
     def _only_files_changed(self, changed: set[Path]) -> bool:
