@@ -19,12 +19,20 @@ class Load:
     streams: int
     delta: bool
     channels: int = 20
+    # Streams opened but not yet in sync, at most. A stampede (every stream at once, as when a
+    # fleet reconnects to a restarted server) sets it to `streams`.
+    syncing: int = 100
+
+    @property
+    def stampede(self) -> bool:
+        return self.syncing >= self.streams
 
 
 def run(server: Controlled, loadgen: Path, load: Load, change: int) -> dict[str, Any]:
     idle_rss, _ = server.memory()
     argv = [str(loadgen), "-xds", f"127.0.0.1:{server.xds_port}", "-control", server.control]
     argv += ["-streams", str(load.streams), "-channels", str(load.channels)]
+    argv += ["-syncing", str(load.syncing)]
     argv += ["-change", str(change), *(["-delta"] if load.delta else [])]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, check=False)
     if done.returncode != 0:

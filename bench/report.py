@@ -199,6 +199,9 @@ def fanout_figures(results: Results) -> list[Figure]:
     out = []
     for name in sorted(_dig(results, "fanout", "xdscp") or {}, key=_order):
         base = name.split("x")[0]
+        if name.endswith("-stampede"):
+            out.extend(_stampede_figures(results, name, base))
+            continue
         ours = _dig(results, "fanout", "xdscp", name, "latency_ms", "last")
         peers = _peers(results, "fanout", name, "latency_ms", "last")
         out.append(
@@ -247,6 +250,30 @@ def fanout_figures(results: Results) -> list[Figure]:
                 peers=peers,
                 target="beside the peer",
                 met=_ahead(ours, peers),
+            )
+        )
+    return out
+
+
+def _stampede_figures(results: Results, name: str, base: str) -> list[Figure]:
+    """A fleet restart: every stream connects at once (no ramp)."""
+    out = []
+    for what, path, unit, factor, target, limit in (
+        ("all in sync", ("sync_seconds",), "s", 1.0, "<= 5 s", 5.0),
+        ("then a change reaches the last", ("latency_ms", "last"), "ms", 1.0, "<= 250 ms", 250.0),
+        ("peak RSS", ("peak_rss_bytes",), "MB", 1 / MB, "<= 250 MB", 250.0),
+    ):
+        ours = _scaled(_dig(results, "fanout", "xdscp", name, *path), factor)
+        peers = _peers(results, "fanout", name, *path, factor=factor)
+        out.append(
+            Figure(
+                "4",
+                f"stampede, 1000 streams connecting at once, {what}, {base}",
+                unit,
+                ours if ours is not None else _error(results, "fanout", "xdscp", name),
+                peers=peers,
+                target=target,
+                met=isinstance(ours, int | float) and ours <= limit,
             )
         )
     return out

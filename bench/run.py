@@ -42,6 +42,8 @@ class Scale:
     memory: tuple[int, Load] | None
 
 
+# A fleet restart: 1,000 delta streams connecting at once, no ramp.
+STAMPEDE = Load(1000, True, syncing=1000)
 QUICK = Scale(
     build=(1000, 10000),
     push=(Plan(1000, False, 20), Plan(1000, True, 20)),
@@ -55,7 +57,11 @@ FULL = Scale(
     push=(Plan(1000, False, 50), Plan(1000, True, 50)),
     files=(Plan(1000, False, 50), Plan(1000, True, 50)),
     kubernetes=(Plan(1000, False, 50), Plan(1000, True, 50)),
-    fanout=((1000, Load(1000, False)), (1000, Load(1000, True))),
+    fanout=(
+        (1000, Load(1000, False)),
+        (1000, Load(1000, True)),
+        (1000, STAMPEDE),
+    ),
     memory=(10000, Load(100, False)),
 )
 # Adds pushes and fan-outs at 10,000 Services: about ten more minutes, mostly xdscp's.
@@ -64,7 +70,10 @@ LARGE = Scale(
     push=tuple(Plan(n, delta, 50) for n in (1000, 10000) for delta in (False, True)),
     files=FULL.files,
     kubernetes=FULL.kubernetes,
-    fanout=tuple((n, Load(1000, delta)) for n in (1000, 10000) for delta in (False, True)),
+    fanout=(
+        *((n, Load(1000, delta)) for n in (1000, 10000) for delta in (False, True)),
+        *((n, STAMPEDE) for n in (1000, 10000)),
+    ),
     memory=FULL.memory,
 )
 # go-control-plane's linear cache versions delta resources by content: the unchanged endpoints
@@ -205,7 +214,7 @@ def run_fanout(
                 with started(c, n, peer, where) as server:
                     return fanout.run(server, loadgen, load, CHANGED)
 
-            name = f"{key(n, load.delta)}x{load.streams}"
+            name = f"{key(n, load.delta)}x{load.streams}{'-stampede' if load.stampede else ''}"
             out.setdefault(contender.label, {})[name] = _guarded(
                 f"fan-out {contender.label} {name}", measure
             )
