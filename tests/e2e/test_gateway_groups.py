@@ -226,6 +226,8 @@ def test_each_envoy_has_only_its_gateways_listener_routes_and_clusters(lab: Lab)
 
 def test_traffic_through_each_reaches_its_own_backends(lab: Lab) -> None:
     assert lab.get("public", HOSTS["public"], "/status/418") == 418  # httpbin answered
+    # As a browser sends it to a Gateway on 8080: the port is no part of the hostname.
+    assert lab.get("public", f"{HOSTS['public']}:{LISTENER_PORT}", "/status/418") == 418
     assert lab.get("public", HOSTS["internal"], "/api/get") == 404  # not the public's route
     assert lab.get("internal", HOSTS["public"]) == 404
     before = int(

@@ -132,6 +132,9 @@ def route_configuration(
             by_host[host].extend(translated.envoy_routes)
     return route_pb2.RouteConfiguration(
         name=name,
+        # A browser at http://www.example.com:8080 sends "Host: www.example.com:8080": it is
+        # still www.example.com's route (hostnames in Gateway API carry no port).
+        ignore_port_in_host_matching=True,
         virtual_hosts=[
             route_components_pb2.VirtualHost(
                 name=f"{name}/{host}", domains=[host], routes=sorted(rs, key=precedence)
