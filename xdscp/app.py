@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import signal
@@ -15,6 +16,7 @@ from typing import Any
 
 from xdscp import render, statustable
 from xdscp.cache import SnapshotCache
+from xdscp.envoyrules import violations
 from xdscp.errors import UserError
 from xdscp.metrics import Metrics
 from xdscp.model.backendconfigpolicy import BackendConfigPolicy
@@ -177,7 +179,12 @@ def findings(paths: tuple[Path, ...]) -> Findings:
     update = load(existing(paths))
     translation = translate(update.resources)
     found = sorted(
-        (*update.problems, *translation.problems, *_policy_warnings(translation, update))
+        (
+            *update.problems,
+            *translation.problems,
+            *_policy_warnings(translation, update),
+            *_envoy_rule_problems(translation),
+        )
     )
     return Findings(tuple(p for p in found if not p.warning), tuple(p for p in found if p.warning))
 
@@ -185,6 +192,16 @@ def findings(paths: tuple[Path, ...]) -> Findings:
 def validate(paths: tuple[Path, ...]) -> list[str]:
     """Every error in the files (warnings aside), as `xdscp validate` prints them."""
     return [str(p) for p in findings(paths).errors]
+
+
+def _envoy_rule_problems(translation: Translation) -> Iterator[Problem]:
+    """What Envoy would refuse of the translation (serve holds it back): the first rule each
+    resource breaks, named by the resource and its field."""
+    for table in translation.resources.values():
+        for name, message in table.items():
+            for path, rule in itertools.islice(violations(message), 1):
+                kind = message.DESCRIPTOR.name
+                yield Problem("translate", kind, "", name, path, f"Envoy would refuse it: {rule}")
 
 
 def _policy_warnings(translation: Translation, update: Update) -> Iterator[Problem]:

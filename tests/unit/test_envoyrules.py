@@ -4,15 +4,18 @@ nothing xdscp translates breaks one, and what would be NACKed is named by field.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.route.v3 import route_components_pb2, route_pb2
 
 from tests.live import ROOT
+from xdscp import app
 from xdscp.app import load
 from xdscp.envoyrules import violations
-from xdscp.translate import translate
+from xdscp.resourcetypes import CLUSTER
+from xdscp.translate import Translation, translate
 
 GOLDEN = sorted((ROOT / "tests" / "golden").glob("*/*.in.yaml"))
 
@@ -48,4 +51,20 @@ def test_what_envoy_would_refuse_is_named_by_field() -> None:
             "virtual_hosts[0].routes[0].request_headers_to_add[0].header.key",
             "must be a valid http header name",
         ),
+    ]
+
+
+def test_validate_names_what_envoy_would_refuse(monkeypatch: pytest.MonkeyPatch) -> None:
+    def zero_timeouts(*args: Any) -> Translation:
+        translation = translate(*args)
+        for cluster in translation.resources[CLUSTER].values():
+            cast(Any, cluster).connect_timeout.Clear()
+            cast(Any, cluster).connect_timeout.SetInParent()
+        return translation
+
+    monkeypatch.setattr(app, "translate", zero_timeouts)
+    problems = app.validate((ROOT / "policies",))
+    assert problems == [
+        "translate: Cluster kube_httpbin_httpbin_8000: connect_timeout: "
+        "Envoy would refuse it: must be greater than 0s"
     ]
