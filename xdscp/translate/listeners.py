@@ -79,18 +79,26 @@ def translate_gateways(resources: Resources, bind_address: str) -> GatewayOutput
         )
     for (namespace, name), gateway in resources.gateways.items():
         parts = out.parts[(namespace, name)] = GatewayParts()
-        listeners = []
+        refusals = valid[(namespace, name)]
+        statuses = []
+        # Listeners on one port (distinct hostnames) are one Envoy listener, named after the
+        # first: its routes are theirs together, by hostname.
+        by_port: dict[int, tuple[str, Hosted]] = {}
         for listener in gateway.spec.listeners:
             routes = hosted.get((namespace, name, listener.name), {})
-            listeners.append(_listener_status(listener, valid[(namespace, name)], routes))
-            if listener.name not in valid[(namespace, name)]:
+            statuses.append(_listener_status(listener, refusals, routes))
+            if refusals[listener.name] is not None:
                 continue
-            listener_name = names.listener(namespace, name, listener.name)
+            first = names.listener(namespace, name, listener.name)
+            _, merged = by_port.setdefault(listener.port, (first, defaultdict(list)))
+            for host, attached in routes.items():
+                merged[host].extend(attached)
+        for port, (listener_name, routes) in by_port.items():
             parts.listeners.add(listener_name)
-            out.listeners[listener_name] = _listener(listener_name, bind_address, listener.port)
+            out.listeners[listener_name] = _listener(listener_name, bind_address, port)
             out.routes[listener_name] = route_configuration(listener_name, routes)
             parts.clusters.update(c for rs in routes.values() for r in rs for c in r.clusters)
-        out.gateway_statuses.append(_gateway_status(gateway, valid[(namespace, name)], listeners))
+        out.gateway_statuses.append(_gateway_status(gateway, refusals, statuses))
     for each in translated.values():
         out.problems.extend(each.problems)
     return out
@@ -100,12 +108,14 @@ def _valid_listeners(
     gateway: Gateway, resources: Resources, out: GatewayOutput
 ) -> dict[str, Condition | None]:
     """Every listener by name: None if it is served, else why not (its Accepted condition).
-    A port is taken by the Gateway's first listener that asks; other Gateways have their own
-    proxies, and so their own ports."""
-    ports: dict[int, str] = {}
+    HTTP listeners may share a port when their hostnames differ, as Gateway API allows; the
+    first to ask for a port and hostname has it. Other Gateways have Envoys of their own, and
+    so ports of their own."""
+    taken: dict[tuple[int, str | None], str] = {}
     found: dict[str, Condition | None] = {}
     for listener in gateway.spec.listeners:
         refused: Condition | None = None
+        holder = taken.get((listener.port, listener.hostname))
         if listener.protocol != "HTTP":
             refused = Condition(
                 "Accepted",
@@ -113,19 +123,20 @@ def _valid_listeners(
                 "UnsupportedProtocol",
                 f"protocol {listener.protocol} is not supported; only HTTP is",
             )
-        elif listener.port in ports:
+        elif holder is not None:
+            shown = listener.hostname or "any hostname"
             refused = Condition(
                 "Accepted",
                 False,
                 "PortUnavailable",
-                f"port {listener.port} is already used by listener {ports[listener.port]}",
+                f"port {listener.port} with {shown} is already used by listener {holder}",
             )
         if refused:
             source = resources.origin(gateway, SOURCE)
             where = f"spec.listeners[{listener.name}]"
             out.problems.append(Problem(source, gateway.KIND, *gateway.key, where, refused.message))
         else:
-            ports[listener.port] = names.listener(*gateway.key, listener.name)
+            taken[(listener.port, listener.hostname)] = names.listener(*gateway.key, listener.name)
         found[listener.name] = refused
     return found
 
@@ -266,7 +277,7 @@ def _listener_status(
 
 def _conflicted(refused: Condition | None) -> Condition:
     if refused is not None and refused.reason == "PortUnavailable":
-        return Condition("Conflicted", True, "ProtocolConflict", refused.message)
+        return Condition("Conflicted", True, "HostnameConflict", refused.message)
     return Condition(
         "Conflicted", False, "NoConflicts", "no other listener of the Gateway conflicts"
     )
