@@ -6,21 +6,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
 
 from xdscp.cache import SnapshotCache
 from xdscp.envoyrules import violations
 from xdscp.groups import GATEWAY, ROLE, UNNAMED
 from xdscp.logs import clip
 from xdscp.metrics import Metrics
-from xdscp.model.resources import Key, Resources
+from xdscp.model.resources import Resources
 from xdscp.quarantine import Quarantine
 from xdscp.resourcetypes import SHORT_NAMES
 from xdscp.served import Findings, Served
 from xdscp.snapshot import Snapshot, by_group
 from xdscp.sources import Update
 from xdscp.translate import Memo, Options, Translation, translate
-from xdscp.translate.secrets import Material
+from xdscp.translate.secrets import Memory
 
 log = logging.getLogger("xdscp")
 
@@ -35,8 +34,8 @@ class Pipeline:
         self.quarantine = Quarantine()
         self._latest: Update | None = None
         self._translated = Resources()  # the last input that translated
-        # Each referenced Secret's last good contents: served while it is missing or bad.
-        self.materials: Mapping[Key, Material] = {}
+        # What Secrets served last: kept while one goes missing or bad (see translate).
+        self.secret_memory = Memory()
 
     def apply(self, update: Update) -> Served | None:
         """Serve the update and return what is served. If translating it fails, the objects it
@@ -77,12 +76,12 @@ class Pipeline:
         started = time.perf_counter()
         previous = self.served
         resources = self.quarantine.confine(update.resources)
-        translation = translate(resources, self.options, self.memo, self.materials)
+        translation = translate(resources, self.options, self.memo, self.secret_memory)
         snapshot = Snapshot.build(translation, previous.snapshot if previous else None)
         _check_envoy_rules(snapshot, translation)
         groups = by_group(snapshot, translation, previous.groups if previous else {})
         self._translated = resources
-        self.materials = translation.materials
+        self.secret_memory = translation.secret_memory
         self.quarantine.served_from(
             [snapshot.serial, *(g.serial for g in groups.values())], resources
         )

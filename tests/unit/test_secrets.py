@@ -56,7 +56,7 @@ def secret_body(certs: MtlsPaths, **override: bytes | None) -> dict[str, Any]:
     }
 
 
-def objects(secret: dict[str, Any] | None) -> Resources:
+def objects(secret: dict[str, Any] | None, ref: str = "client") -> Resources:
     docs = [
         {
             "apiVersion": "v1",
@@ -70,7 +70,7 @@ def objects(secret: dict[str, Any] | None) -> Resources:
             "metadata": {"name": "mtls", "namespace": "ns"},
             "spec": {
                 "targetRefs": [{"group": "", "kind": "Service", "name": "svc"}],
-                "tls": {"secretRef": {"name": "client"}, "sni": "localhost"},
+                "tls": {"secretRef": {"name": ref}, "sni": "localhost"},
             },
         },
     ]
@@ -160,7 +160,7 @@ def test_a_bad_secret_keeps_the_last_good_one_and_says_why(
         override = {"tls.key": new.clients["client"][1].read_bytes()}
     memo = Memo()
     good = translate(objects(secret_body(old)), memo=memo)
-    bad = translate(objects(secret_body(old, **override)), memo=memo, kept=good.materials)
+    bad = translate(objects(secret_body(old, **override)), memo=memo, last=good.secret_memory)
     assert problem in message(bad)
     assert "Envoy keeps its last good version" in message(bad)
     assert message(bad).startswith("tls: secretRef: Secret ns/client")
@@ -171,7 +171,7 @@ def test_a_bad_secret_keeps_the_last_good_one_and_says_why(
 def test_a_deleted_secret_keeps_the_last_good_one(pki: tuple[MtlsPaths, MtlsPaths]) -> None:
     old, _ = pki
     good = translate(objects(secret_body(old)))
-    gone = translate(objects(None), kept=good.materials)
+    gone = translate(objects(None), last=good.secret_memory)
     assert "Secret ns/client not found" in message(gone)
     assert "Envoy keeps its last good version" in message(gone)
     assert gone.resources[SDS] == good.resources[SDS] and gone.resources[CDS] == good.resources[CDS]
@@ -196,8 +196,8 @@ def test_an_unchanged_secret_reuses_every_translated_object(
     old, _ = pki
     memo, resources = Memo(), objects(secret_body(old))
     first = translate(resources, memo=memo)
-    second = translate(resources, memo=memo, kept=first.materials)
-    third = translate(resources, memo=memo, kept=second.materials)
+    second = translate(resources, memo=memo, last=first.secret_memory)
+    third = translate(resources, memo=memo, last=second.secret_memory)
     assert third.resources[CDS][CLUSTER] is first.resources[CDS][CLUSTER]
     assert all(third.resources[SDS][n] is first.resources[SDS][n] for n in first.resources[SDS])
 
@@ -282,3 +282,23 @@ def test_a_gateways_envoys_get_the_secrets_of_its_clusters_only(
     assert routed[SDS] == frozenset({"httpbin/client", "httpbin/client/ca.crt"})
     assert out.groups[gateway_key("kgateway-system", "other")][SDS] == frozenset()
     assert out.groups[UNNAMED][SDS] is None  # an Envoy naming no Gateway gets every cluster
+
+
+def test_a_policy_naming_a_secret_never_seen_keeps_the_one_it_used(
+    pki: tuple[MtlsPaths, MtlsPaths],
+) -> None:
+    old, new = pki
+    good = translate(objects(secret_body(old)))
+    typo = translate(objects(secret_body(old), ref="clinet"), last=good.secret_memory)
+    assert message(typo).startswith("tls: secretRef: Secret ns/clinet not found")
+    assert "its clusters keep Secret ns/client, the last good one" in message(typo)
+    assert typo.resources[CDS] == good.resources[CDS]
+    assert typo.resources[SDS] == good.resources[SDS]
+    # Still kept a translation later, and given up for the new one once that is good.
+    again = translate(objects(secret_body(old), ref="clinet"), last=typo.secret_memory)
+    assert again.resources[CDS] == good.resources[CDS]
+    renamed = secret_body(new)
+    renamed["metadata"]["name"] = "clinet"
+    fixed = translate(objects(renamed, ref="clinet"), last=again.secret_memory)
+    assert message(fixed) == "policy is valid"
+    assert sorted(fixed.resources[SDS]) == ["ns/clinet", "ns/clinet/ca.crt"]

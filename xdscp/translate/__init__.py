@@ -6,7 +6,7 @@ Same input, same output, byte for byte: everything is iterated in sorted order.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from envoy.config.cluster.v3 import cluster_pb2
@@ -30,12 +30,13 @@ from xdscp.translate.localcluster import local_assignment
 from xdscp.translate.memo import Memo, NoMemo
 from xdscp.translate.report import policy_statuses
 from xdscp.translate.secrets import (
-    Material,
+    FIRST,
+    Memory,
     Resolved,
     ca_name,
     certificate_name,
-    keep_last_good,
-    resolve,
+    memory,
+    resolve_all,
     sds_secrets,
 )
 
@@ -63,7 +64,7 @@ class Translation:
     resources: dict[str, dict[str, Message]] = field(default_factory=_tables)
     # What each referenced Secret's SDS resources were built from: the next translation's
     # last good version of it.
-    materials: dict[Key, Material] = field(default_factory=dict)
+    secret_memory: Memory = field(default_factory=Memory)
     statuses: list[PolicyStatus] = field(default_factory=list)
     origins: list[FieldOrigin] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -102,17 +103,18 @@ def translate(
     resources: Resources,
     options: Options = Options(),
     memo: Memo | None = None,
-    kept: Mapping[Key, Material] = {},
+    last: Memory = FIRST,
 ) -> Translation:
     """`memo` (kept by the caller between translations) saves work; the output is the same.
 
-    `kept` is the last translation's `materials`: what a Secret that went missing or bad
-    keeps serving.
+    `last` is the last translation's `secret_memory`: what a Secret that went missing or bad,
+    or a policy that names one never good, keeps serving.
     """
     memo = memo if memo is not None else NoMemo()
     out = Translation()
     attachments, targets_of = attach(resources, memo)
-    secrets = _resolve_secrets(resources, attachments.values(), kept, memo)
+    refs = (ref for a in attachments.values() if (ref := _secret_ref(a)) is not None)
+    secrets = resolve_all(refs, resources.secrets, last, memo)
     warnings: dict[tuple[Target, Key], set[str]] = defaultdict(set)
     slices = _slices_by_service(resources)
     # One Topology while the Nodes stay the same objects, so the Services' memo entries hold.
@@ -122,7 +124,9 @@ def translate(
     def collect(target: Target, result: _TargetOutput, used: Mapping[Key, Resolved]) -> None:
         out.resources[CLUSTER].update((c.name, c) for c in result.clusters)
         if used:
-            names = tuple(n for k in used for n in (certificate_name(k), ca_name(k)))
+            names = tuple(
+                n for r in used.values() for n in (certificate_name(r.key), ca_name(r.key))
+            )
             sds_names.update((c.name, names) for c in result.clusters)
         out.resources[ENDPOINT].update((a.cluster_name, a) for a in result.load_assignments)
         out.origins.extend(result.origins)
@@ -157,12 +161,11 @@ def translate(
             used,
         )
         collect(target, result, used)
-    for secret_key, resolved in secrets.items():
-        if resolved.material is not None:
-            out.materials[secret_key] = material = resolved.material
-            out.resources[SECRET].update(
-                memo.get(("sds", secret_key), (material,), sds_secrets, secret_key, material)
-            )
+    out.secret_memory = memory(secrets)
+    for secret_key, material in out.secret_memory.materials.items():
+        out.resources[SECRET].update(
+            memo.get(("sds", secret_key), (material,), sds_secrets, secret_key, material)
+        )
 
     gateways = translate_gateways(resources, options.listener_address)
     out.resources[LISTENER].update(gateways.listeners)
@@ -239,37 +242,21 @@ def _groups(
     return groups
 
 
-def _secret_ref(attachment: Attachment | None) -> Key | None:
-    """The Secret the target's winning tls block names: in the policy's own namespace."""
+def _secret_ref(attachment: Attachment | None) -> tuple[Key, Key] | None:
+    """(policy, Secret) for the Secret the target's winning tls block names: in the policy's
+    own namespace."""
     for setting in attachment.settings if attachment else ():
         if setting.field == "tls" and setting.value.secret_ref is not None:
-            return (setting.policy[0], setting.value.secret_ref.name)
+            return setting.policy, (setting.policy[0], setting.value.secret_ref.name)
     return None
-
-
-def _resolve_secrets(
-    resources: Resources,
-    attachments: Iterable[Attachment],
-    kept: Mapping[Key, Material],
-    memo: Memo,
-) -> dict[Key, Resolved]:
-    """Every Secret some target's policy refers to, checked; the last good kept where bad."""
-    out = {}
-    for key in sorted({k for a in attachments if (k := _secret_ref(a)) is not None}):
-        secret = resources.secrets.get(key)
-        now = memo.get(("secret", key), (secret,), resolve, key, secret)
-        if now.problem is not None:
-            last = kept.get(key)
-            now = memo.get(("kept", key), (now, last), keep_last_good, now, last)
-        out[key] = now
-    return out
 
 
 def _secrets_of(
     attachment: Attachment | None, secrets: Mapping[Key, Resolved]
 ) -> dict[Key, Resolved]:
-    key = _secret_ref(attachment)
-    return {key: secrets[key]} if key is not None else {}
+    """The target's tls policy's Secret, by policy."""
+    ref = _secret_ref(attachment)
+    return {ref[0]: secrets[ref[0]]} if ref is not None else {}
 
 
 def _slices_by_service(resources: Resources) -> dict[Key, list[EndpointSlice]]:

@@ -8,6 +8,7 @@ the last good contents served (passed in by the caller), and says so on the poli
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -20,6 +21,7 @@ from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2
 
 from xdscp.model.resources import Key
 from xdscp.model.secret import CA_CRT, KEYS, TLS_CRT, TLS_KEY, TLS_TYPE, TYPES, Secret
+from xdscp.translate.memo import Memo
 
 # kgateway's name for the system CA bundle: a static secret in Envoy's bootstrap.
 SYSTEM_CA_CERT = "SYSTEM_CA_CERT"
@@ -49,10 +51,78 @@ class Material:
 
 @dataclass(frozen=True, eq=False)
 class Resolved:
-    """A referenced Secret: what Envoy is served (None: nothing good yet), and what is wrong."""
+    """A policy's Secret: the one whose SDS names its clusters use (`key`), what Envoy is
+    served of it (None: nothing good yet), and what is wrong."""
 
+    key: Key
     material: Material | None
-    problem: str | None = None
+    cause: str | None = None  # what is wrong with the Secret named
+    consequence: str = ""  # what is served meanwhile
+
+    @property
+    def problem(self) -> str | None:
+        if self.cause is None:
+            return None
+        return f"{self.cause}; {self.consequence}" if self.consequence else self.cause
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What one translation served, for the next: each Secret's last good contents, and the
+    Secret each policy's tls last used with good contents (policy -> Secret)."""
+
+    materials: Mapping[Key, Material] = field(default_factory=dict)
+    used: Mapping[Key, Key] = field(default_factory=dict)
+
+
+FIRST = Memory()  # before any translation: nothing served yet
+
+
+def resolve_all(
+    refs: Iterable[tuple[Key, Key]], secrets: Mapping[Key, Secret], last: Memory, memo: Memo
+) -> dict[Key, Resolved]:
+    """What each (policy, Secret it names) resolves to, by policy.
+
+    A Secret that is missing or bad serves its last good contents. A policy that names a
+    Secret never seen good (a typo, one not made yet) keeps the Secret it used before, so
+    its clusters keep their last good TLS; with none before, they name the missing one and
+    Envoy waits for it, never sending plain text.
+    """
+    checked: dict[Key, Resolved] = {}
+
+    def secret(key: Key) -> Resolved:
+        if key not in checked:
+            found = secrets.get(key)
+            now = memo.get(("secret", key), (found,), resolve, key, found)
+            if now.problem is not None:
+                kept = last.materials.get(key)
+                now = memo.get(("kept", key), (now, kept), keep_last_good, now, kept)
+            checked[key] = now
+        return checked[key]
+
+    out = {}
+    for policy, key in sorted(set(refs)):
+        now, before = secret(key), last.used.get(policy)
+        if now.material is None and before is not None and before != key:
+            earlier = secret(before)
+            if earlier.material is not None:
+                now = memo.get(("instead", policy), (now, earlier), _keep_using, now, earlier)
+        out[policy] = now
+    return out
+
+
+def memory(resolved: Mapping[Key, Resolved]) -> Memory:
+    """What to hand the next translation."""
+    served = {p: r for p, r in resolved.items() if r.material is not None}
+    return Memory(
+        {r.key: r.material for r in served.values() if r.material is not None},
+        {p: r.key for p, r in served.items()},
+    )
+
+
+def _keep_using(now: Resolved, earlier: Resolved) -> Resolved:
+    kept = f"its clusters keep Secret {certificate_name(earlier.key)}, the last good one"
+    return Resolved(earlier.key, earlier.material, now.cause, kept)
 
 
 class _Bad(Exception):
@@ -63,18 +133,20 @@ def resolve(key: Key, secret: Secret | None) -> Resolved:
     """The Secret as it is now, checked; without regard to any earlier version."""
     where = f"Secret {certificate_name(key)}"
     if secret is None:
-        return Resolved(None, f"{where} not found (a policy may refer only to its own namespace's)")
+        return Resolved(
+            key, None, f"{where} not found (a policy may refer only to its own namespace's)"
+        )
     try:
-        return Resolved(_material(secret))
+        return Resolved(key, _material(secret))
     except _Bad as bad:
-        return Resolved(None, f"{where}: {bad}")
+        return Resolved(key, None, f"{where}: {bad}")
 
 
 def keep_last_good(now: Resolved, kept: Material | None) -> Resolved:
     """A bad or missing Secret: its last good contents stay served, and the problem says so."""
     if kept is None:
-        return Resolved(None, f"{now.problem}; connections fail until it is fixed")
-    return Resolved(kept, f"{now.problem}; Envoy keeps its last good version")
+        return Resolved(now.key, None, now.cause, "connections fail until it is fixed")
+    return Resolved(now.key, kept, now.cause, "Envoy keeps its last good version")
 
 
 def sds_secrets(key: Key, material: Material) -> dict[str, secret_pb2.Secret]:

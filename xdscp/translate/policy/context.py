@@ -16,5 +16,5 @@ class ClusterContext:
     http2: bool = False
     dns: bool = False  # its endpoints are resolved by DNS (a Backend with host names)
     policy: tuple[str, str] = ("", "")  # (namespace, name) of the policy whose block is applied
-    # Every Secret the target's policies refer to, by (namespace, name), as translate found it.
+    # The Secret each of the target's policies refers to, by policy, as translate resolved it.
     secrets: Mapping[Key, Resolved] = field(default_factory=dict)

@@ -70,8 +70,8 @@ def _from_secret(
     Until a good version of the Secret has been seen, both its certificate and its CA are
     referenced: Envoy waits for them rather than connect without (never plain text).
     """
-    key = (context.policy[0], name)
-    resolved = context.secrets[key]
+    resolved = context.secrets[context.policy]
+    key = resolved.key  # the Secret named, or the last good one it replaces
     problems = []
     if resolved.problem:
         problems.append(Ignored(Rule.SECRET, f"secretRef: {resolved.problem}"))
