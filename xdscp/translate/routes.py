@@ -128,7 +128,8 @@ def route_configuration(
     """One virtual host per hostname, its routes in Gateway API's order of precedence."""
     by_host: dict[str, list[route_components_pb2.Route]] = defaultdict(list)
     for host, routes in hostnames.items():
-        for translated in routes:
+        # A route may arrive twice (two parentRefs, or two listeners sharing the port).
+        for translated in {id(r): r for r in routes}.values():
             by_host[host].extend(translated.envoy_routes)
     return route_pb2.RouteConfiguration(
         name=name,
