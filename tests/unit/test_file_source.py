@@ -6,8 +6,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.live import ROOT
 from xdscp import render
+from xdscp.sources import files
 from xdscp.sources.files import FileSource
 from xdscp.translate import translate
 
@@ -98,3 +101,30 @@ def test_every_edit_read_in_place_gives_what_a_full_read_gives(tmp_path: Path) -
         ), text
         assert list(update.resources.policies) == list(fresh.resources.policies)
         assert update.resources.policies == fresh.resources.policies
+
+
+def test_a_rescan_finds_what_no_event_reported_and_reads_only_changed_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bind mount that delivers no events, or an event dropped: the periodic rescan serves
+    the change, reading only files whose stat changed."""
+    policies = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", policies)
+    source = FileSource([policies])
+    view(source)
+    assert source.rescan() is None  # nothing changed: nothing new to serve
+    reads: list[Path] = []
+    real = files._read_bounded
+
+    def counted(path: Path) -> bytes:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(files, "_read_bounded", counted)
+    edited = policies / POLICY
+    edited.write_text(edited.read_text().replace("keepAliveProbes: 3", "keepAliveProbes: 8"))
+    update = source.rescan()
+    assert update is not None and reads == [edited]
+    (cluster,) = render.document(translate(update.resources))["clusters"]
+    assert cluster["upstream_connection_options"]["tcp_keepalive"]["keepalive_probes"] == 8
+    assert source.rescan() is None

@@ -42,6 +42,10 @@ REMOVAL_GRACE_SECONDS = 3.0
 TICK_MS = 500
 
 Identity = tuple[str, int, int] | None  # what a root resolves to: real path, device, inode
+Signature = tuple[int, int, int, int, int]  # device, inode, size, mtime, ctime (ns)
+# How often the whole tree is looked at anyway, by stat: a change no event reported (a bind
+# mount that delivers none, a dropped event) is served within this many seconds.
+RESCAN_SECONDS = 10.0
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -61,6 +65,7 @@ class _File:
     content: bytes = b""
     objects: dict[ObjectKey, KubeObject] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    signature: Signature | None = None  # the file's stat when it was read
 
 
 @dataclass
@@ -90,7 +95,20 @@ class FileSource:
         self._last: Update | None = None
         self._held: dict[ObjectKey, _Held] = {}
 
-    def load(self, changed: Iterable[Path] | None = None) -> Update:
+    def rescan(self) -> Update | None:
+        """Every file looked at again, read only if its stat changed: a new view if anything
+        did (None if nothing), whatever the watcher reported."""
+        before, last = list(self._files.items()), self._last
+        update = self.load(trust_stat=True)
+        after = list(self._files.items())
+        same = len(before) == len(after) and all(
+            a[0] == b[0] and a[1] is b[1] for a, b in zip(before, after, strict=True)
+        )
+        if same and last is not None and update.problems == last.problems:
+            return None
+        return update
+
+    def load(self, changed: Iterable[Path] | None = None, *, trust_stat: bool = False) -> Update:
         """One consistent view of every file. With the paths the watcher named, only those are
         read again, unless something other than files changed; unchanged content is never
         re-parsed."""
@@ -99,7 +117,7 @@ class FileSource:
             return quick
         problems: list[Problem] = []
         if changed is None or not self._only_files_changed(changed):
-            self._files = self._read_all(problems)
+            self._files = self._read_all(problems, trust_stat)
         else:
             added = False
             for path in filter(self._watched_file, changed):  # editors' temporary files aside
@@ -166,6 +184,7 @@ class FileSource:
             log.warning("waiting for %s to exist", ", ".join(map(str, missing)))
             await asyncio.sleep(TICK_MS / 1000)
         yield self.load()
+        next_rescan = time.monotonic() + RESCAN_SECONDS
         while True:
             identities = self._identities()
             try:
@@ -178,6 +197,11 @@ class FileSource:
                             yield self.load(changed)
                         elif self.due():
                             yield self.load(())
+                        elif time.monotonic() >= next_rescan:
+                            next_rescan = time.monotonic() + RESCAN_SECONDS
+                            if (found := self.rescan()) is not None:
+                                log.info("found a change no event reported; serving it")
+                                yield found
             except FileNotFoundError:  # a root vanished between looking and watching
                 await asyncio.sleep(TICK_MS / 1000)
             yield self.load()
@@ -253,7 +277,7 @@ class FileSource:
             for root in self.paths
         )
 
-    def _read_all(self, problems: list[Problem]) -> dict[Path, _File]:
+    def _read_all(self, problems: list[Problem], trust_stat: bool = False) -> dict[Path, _File]:
         """Every file under every root. A root that is missing keeps its files' last good
         objects (reported): a directory being replaced is no removal."""
         files: dict[Path, _File] = {}
@@ -267,13 +291,20 @@ class FileSource:
                 found = [p for p in self._files if p == root or p.is_relative_to(root)]
                 files.update((p, self._files[p]) for p in found)
                 continue
-            files.update((p, self._read(p, self._files.get(p, _File()))) for p in found)
+            files.update((p, self._read(p, self._files.get(p, _File()), trust_stat)) for p in found)
         return dict(sorted(files.items()))
 
-    def _read(self, path: Path, previous: _File) -> _File:
+    def _read(self, path: Path, previous: _File, trust_stat: bool = False) -> _File:
+        """The file's objects; `previous` as is if its content (or, trusting stat, its stat)
+        did not change."""
+        signature = _signature(path)  # before reading: a write during the read shows next time
+
         def keeping(message: str, content: bytes = previous.content) -> _File:
             message = f"{message}; keeping its last good objects"
-            return _File(content, previous.objects, [_file_problem(path, message)])
+            return _File(content, previous.objects, [_file_problem(path, message)], signature)
+
+        if trust_stat and signature is not None and signature == previous.signature:
+            return previous
 
         try:
             content = _read_bounded(path)
@@ -282,13 +313,14 @@ class FileSource:
         except OSError as err:  # removed or unreadable between listing and reading
             return keeping(err.strerror or str(err))
         if content == previous.content:
+            previous.signature = signature
             return previous
         try:
             bodies = list(yaml.load_all(content, Loader=_Loader))
         except yaml.YAMLError as err:
             return keeping(f"invalid YAML ({_where(err)})", content)
         loaded = load((Document(str(path), body) for body in bodies), previous.objects)
-        return _File(content, loaded.objects, loaded.problems)
+        return _File(content, loaded.objects, loaded.problems, signature)
 
 
 class _Refused(Exception):
@@ -310,6 +342,14 @@ def _read_bounded(path: Path) -> bytes:
     if len(content) > MAX_FILE_BYTES:  # it grew between the stat and the read
         raise too_large
     return content
+
+
+def _signature(path: Path) -> Signature | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def _identity(root: Path) -> Identity:
