@@ -26,8 +26,12 @@ import socket
 import subprocess
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
+
+from xdscp.demo.processes import Process
 
 T = TypeVar("T")
 
@@ -65,6 +69,12 @@ class Namespace:
 
     def ip(self, *args: str) -> str:
         return _run(["ip", "-n", self.name, *args])
+
+    def start(self, name: str, argv: list[str], where: Path, stack: ExitStack) -> Process:
+        """`argv` as a process inside the namespace, stopped when `stack` closes."""
+        process = Process(name, [*self.exec_prefix, *argv], where)
+        stack.callback(process.stop)
+        return process
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """fn(*args, **kwargs) in a fresh thread inside the namespace: sockets it opens are here.

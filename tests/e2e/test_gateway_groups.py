@@ -44,7 +44,16 @@ from tests.gatewaylab import (
 )
 from tests.processes import Envoy, workdir
 from xdscp import statustable
-from xdscp.demo.processes import BIN, NotReady, Process, bootstrap, http_get, httpbin_argv, wait_for
+from xdscp.demo.processes import (
+    BIN,
+    NotReady,
+    Process,
+    bootstrap,
+    http_get,
+    httpbin_argv,
+    served_ports,
+    wait_for,
+)
 from xdscp.verify import dynamic_clusters
 
 pytestmark = [pytest.mark.envoy, pytest.mark.netns, pytest.mark.process]
@@ -104,21 +113,6 @@ class Lab:
         return "\n".join(f"--- {p.name}\n{p.log_tail(30)}" for p in self.processes)
 
 
-def _start(name: str, ns: Namespace, argv: list[str], where: Path, stack: ExitStack) -> Process:
-    process = Process(name, [*ns.exec_prefix, *argv], where)
-    stack.callback(process.stop)
-    return process
-
-
-def _ready(process: Process, ready_file: Path) -> dict[str, int] | None:
-    process.check_alive()
-    try:
-        ports: dict[str, int] = json.loads(ready_file.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-    return ports
-
-
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
     reason = netns.unavailable()
@@ -145,7 +139,7 @@ def lab() -> Iterator[Lab]:
             namespaces[which] = ns
 
         processes = [
-            _start(f"httpbin-{port}", cp, httpbin_argv("0.0.0.0", port), where, stack)
+            cp.start(f"httpbin-{port}", httpbin_argv("0.0.0.0", port), where, stack)
             for port in (HTTPBIN_PORT, API_PORT)
         ]
         config = where / "config"
@@ -176,9 +170,9 @@ def lab() -> Iterator[Lab]:
             "--ready-file",
             str(ready_file),
         ]
-        xdscp = _start("xdscp", cp, argv, where, stack)
+        xdscp = cp.start("xdscp", argv, where, stack)
         processes.append(xdscp)
-        ports = wait_for(lambda: _ready(xdscp, ready_file), 30, "xdscp to serve")
+        ports = wait_for(lambda: served_ports(xdscp, ready_file), 30, "xdscp to serve")
 
         envoys = {}
         for which, ns in namespaces.items():

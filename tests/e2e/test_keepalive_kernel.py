@@ -20,7 +20,6 @@ times are printed and written to /tmp/keepalive-notes.md.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -34,7 +33,16 @@ import pytest
 from tests.e2e import netns
 from tests.e2e.netns import KeepaliveOptions, Namespace, TcpSocket
 from tests.processes import Envoy, workdir
-from xdscp.demo.processes import BIN, NotReady, Process, bootstrap, http_get, httpbin_argv, wait_for
+from xdscp.demo.processes import (
+    BIN,
+    NotReady,
+    Process,
+    bootstrap,
+    http_get,
+    httpbin_argv,
+    served_ports,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.envoy, pytest.mark.netns, pytest.mark.process]
 
@@ -178,21 +186,6 @@ class Lab:
         return "\n".join(f"--- {p.name}\n{p.log_tail(20)}" for p in self.processes)
 
 
-def _start(name: str, ns: Namespace, argv: list[str], where: Path, stack: ExitStack) -> Process:
-    process = Process(name, [*ns.exec_prefix, *argv], where)
-    stack.callback(process.stop)
-    return process
-
-
-def _xdscp_ports(process: Process, ready_file: Path) -> dict[str, int] | None:
-    process.check_alive()
-    try:
-        ports: dict[str, int] = json.loads(ready_file.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None  # not written yet, or half written
-    return ports
-
-
 def _answers(ns: Namespace, url: str) -> bool:
     try:
         status, _ = ns.run(http_get, url, timeout=2)
@@ -228,7 +221,7 @@ def lab() -> Iterator[Lab]:
         processes = []
         for port in (KEEPALIVE_PORT, PLAIN_PORT):
             argv = httpbin_argv(HTTPBIN_ADDR, port)
-            processes.append(_start(f"httpbin-{port}", backend, argv, where, stack))
+            processes.append(backend.start(f"httpbin-{port}", argv, where, stack))
         for process, port in zip(processes, (KEEPALIVE_PORT, PLAIN_PORT), strict=True):
             url = f"http://{HTTPBIN_ADDR}:{port}/status/200"
 
@@ -257,9 +250,9 @@ def lab() -> Iterator[Lab]:
             "--ready-file",
             str(ready_file),
         ]
-        xdscp = _start("xdscp", gateway, argv, where, stack)
+        xdscp = gateway.start("xdscp", argv, where, stack)
         processes.append(xdscp)
-        ports = wait_for(lambda: _xdscp_ports(xdscp, ready_file), 30, "xdscp to serve")
+        ports = wait_for(lambda: served_ports(xdscp, ready_file), 30, "xdscp to serve")
 
         config = bootstrap(TEMPLATE, ports["xds_port"])
         envoy = Envoy(config, where, argv_prefix=gateway.exec_prefix)

@@ -179,11 +179,17 @@ class Xdscp(Process):
         self.admin = f"http://127.0.0.1:{self.admin_port}"
 
     def _ports(self) -> dict[str, int] | None:
-        self.check_alive()
-        if not self.ready_file.exists():
-            return None
-        ports: dict[str, int] = json.loads(self.ready_file.read_text())
-        return ports
+        return served_ports(self, self.ready_file)
+
+
+def served_ports(process: Process, ready_file: Path) -> dict[str, int] | None:
+    """The ports `xdscp serve --ready-file` wrote; None until it has (or while half written)."""
+    process.check_alive()
+    try:
+        ports: dict[str, int] = json.loads(ready_file.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return ports
 
 
 def bootstrap(
