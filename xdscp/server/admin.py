@@ -36,13 +36,19 @@ async def start_admin(
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
-    async def readyz(_: web.Request) -> web.Response:
+    async def readyz(request: web.Request) -> web.Response:
+        """Two checks, as the API server's /readyz names them: `snapshot` (one is served) and
+        `stale` (it is the latest input's translation). `?exclude=stale` leaves the second out:
+        a readiness probe wants that, so one refused object does not take every replica out
+        of its Service while they keep serving."""
         now = served()
         if now is None:
-            return web.Response(status=503, text="no snapshot yet\n")
-        if now.stale:  # still serving, but not what the input says: someone should look
-            return web.Response(status=503, text=f"serving a stale snapshot: {now.stale}\n")
-        return web.Response(text="ready\n")
+            return web.Response(status=503, text="[-]snapshot: none yet\n")
+        checks = ["[+]snapshot ok"]
+        if "stale" not in request.query.getall("exclude", []):
+            checks.append(f"[-]stale: {now.stale}" if now.stale else "[+]stale ok")
+        failed = any(c.startswith("[-]") for c in checks)
+        return web.Response(status=503 if failed else 200, text="\n".join(checks) + "\n")
 
     async def status_json(_: web.Request) -> web.Response:
         return web.json_response(status_document(served(), fleet.describe(cache.explain)))
