@@ -110,7 +110,7 @@ def test_a_route_to_a_missing_service_is_a_warning_like_a_policy(policies: Path)
 def test_a_listener_port_conflict_names_its_file(policies: Path) -> None:
     gateway_file = policies / "gateway.yaml"
     gateway, route = yaml.safe_load_all(gateway_file.read_text())
-    other = {**gateway["spec"]["listeners"][0], "name": "other", "hostname": "other.example.com"}
+    other = {**gateway["spec"]["listeners"][0], "name": "other"}  # same port, same hostnames
     gateway["spec"]["listeners"].append(other)
     gateway_file.write_text(yaml.safe_dump_all([gateway, route]))
     result = xdscp("validate", policies)

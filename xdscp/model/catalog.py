@@ -52,7 +52,7 @@ GROUP_KINDS: dict[str, frozenset[str]] = {
             "XListenerSet",
         }
     ),
-    # kgateway v2's CRDs.
+    # kgateway v2's CRDs (RoutePolicy: its earlier name for TrafficPolicy).
     "gateway.kgateway.dev": frozenset(
         {
             "Backend",
@@ -62,6 +62,7 @@ GROUP_KINDS: dict[str, frozenset[str]] = {
             "GatewayParameters",
             "HTTPListenerPolicy",
             "ListenerPolicy",
+            "RoutePolicy",
             "TrafficPolicy",
         }
     ),
