@@ -33,7 +33,7 @@ class Pipeline:
         self.memo = Memo()  # only what a change touches is translated again
         self.quarantine = Quarantine()
         self._latest: Update | None = None
-        self._translated = Resources()  # the last input that translated
+        self._translated: Resources | None = None  # the last input that translated
         # What Secrets served last: kept while one goes missing or bad (see translate).
         self.secret_memory = Memory()
 
@@ -47,7 +47,9 @@ class Pipeline:
         except Exception as err:
             failure = err
         why = f"translating it failed ({type(failure).__name__}: {clip(str(failure))})"
-        if self.quarantine.blame(update.resources, self._translated, why):
+        if self._translated is not None and self.quarantine.blame(
+            update.resources, self._translated, why
+        ):
             try:
                 return self._serve(update)
             except Exception as err:

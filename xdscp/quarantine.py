@@ -6,8 +6,9 @@ input of the newest snapshot Envoy ACKed of that type; for a translation failure
 input that translated) and the failing one, among the kinds that make the refused type. An
 object held serves its last good version, or nothing if it had none, until it changes: then
 it is tried again. Objects changed in the same update as the culprit are held with it (they
-reappear on their next change); a NACK of the very first configuration holds every object of
-those kinds, as nothing is known good yet.
+reappear on their next change). Before anything is known good (no ACK of that type yet, no
+translation yet) nothing is held: Envoy keeps what it last accepted, and the NACK is
+reported on the stream as always.
 """
 
 from __future__ import annotations
@@ -74,10 +75,13 @@ class Quarantine:
 
     def nacked(self, type_url: str, serial: int, error: str) -> bool:
         """Hold what the refused input changed; whether anything new is held."""
-        refused = self._inputs.get(serial)
-        if refused is None:
+        refused, acked = self._inputs.get(serial), self._good.get(type_url)
+        if refused is None or acked is None:
+            # Nothing of this type is known good yet (a first configuration, or xdscp newly
+            # started beside Envoys that hold an older one): blaming every object would serve
+            # an empty type. The NACK stays as Envoy leaves it: the last version it accepted.
             return False
-        good = self._good.get(type_url, (0, Resources()))[1]
+        good = acked[1]
         why = f"Envoy refused the {SHORT_NAMES.get(type_url, type_url)} it translates to: "
         return self.blame(refused, good, why + clip(error), MADE_FROM.get(type_url))
 

@@ -160,3 +160,21 @@ def test_what_envoy_would_refuse_is_held_before_it_is_served(
     assert "Envoy would refuse cds kube_ns_boom_80: connect_timeout: must be greater than 0s" in (
         problem.message
     )
+
+
+def test_before_anything_is_known_good_nothing_is_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A NACK of a type Envoy never ACKed (xdscp just restarted beside Envoys holding an older
+    configuration) holds nothing: holding every object would serve that type empty."""
+    pipeline, objects = Pipeline(SnapshotCache(), Metrics(), Options()), Objects()
+    first = pipeline.apply(objects.update(service("a"), service("bad")))
+    assert first is not None
+    assert pipeline.verdict(CLUSTER, first.snapshot.serial, "no") is None
+    assert clusters(pipeline.served) == {"kube_ns_a_80", "kube_ns_bad_80"}
+
+    def broken(*_: object) -> Translation:
+        raise ValueError("a translator bug")
+
+    monkeypatch.setattr(pipeline_module, "translate", broken)
+    fresh = Pipeline(SnapshotCache(), Metrics(), Options())
+    assert fresh.apply(objects.update(service("a"))) is None  # no empty view is served
+    assert fresh.quarantine.held == {}
