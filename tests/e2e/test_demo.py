@@ -76,6 +76,9 @@ def test_every_port_of_the_demo_can_be_changed(root: Path) -> None:
     assert_the_guides_output(result)
     assert f"xDS on 127.0.0.1:{xds}, admin on http://127.0.0.1:{admin}" in result.stdout
     assert f"admin on http://127.0.0.1:{envoy_admin})" in result.stdout
+    # Envoy logs only warnings and errors: a bind failure would not hide under info lines.
+    envoy_log = (root / ".demo" / "envoy.log").read_text()
+    assert "][info][" not in envoy_log and "][debug][" not in envoy_log
 
 
 def test_a_taken_port_is_named_before_anything_starts(root: Path) -> None:
