@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -37,11 +38,16 @@ class Lenient(BaseModel):
     @classmethod
     def _no_python_names(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            aliases = {f.alias for f in cls.model_fields.values()}
+            aliases = _aliases(cls)
             for key in data:
-                if isinstance(key, str) and key not in aliases and to_camel(key) in aliases:
+                if isinstance(key, str) and "_" in key and to_camel(key) in aliases:
                     raise unknown_field(key)
         return data
+
+
+@functools.cache
+def _aliases(cls: type[BaseModel]) -> frozenset[str]:
+    return frozenset(f.alias for f in cls.model_fields.values() if f.alias)
 
 
 class ObjectMeta(Lenient):
