@@ -24,11 +24,13 @@ FIELD_MANAGER = "xdscp"  # how the API server's managedFields name our writes
 
 
 class ApiError(Exception):
-    """A failed call. `status` is the HTTP status, or 0 when no answer came."""
+    """A failed call. `status` is the HTTP status, or 0 when no answer came; `retry_after` is
+    how long the server asked us to wait (seconds, from Retry-After), if it said."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"{status} {message}" if status else message)
         self.status = status
+        self.retry_after = retry_after
 
 
 class Api:
@@ -92,7 +94,8 @@ class Api:
                 *request, _request_timeout=(self._timeout, read_timeout or self._timeout)
             )
         except client.ApiException as err:  # TLS failures come as status 0
-            raise ApiError(err.status or 0, str(err.reason)) from err
+            retry_after = _retry_after((err.headers or {}).get("Retry-After"))
+            raise ApiError(err.status or 0, str(err.reason), retry_after) from err
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise ApiError(0, f"{method} {path}: {err}") from err
 
@@ -107,7 +110,19 @@ def _json(response: Any) -> JSON:
     except ValueError:  # a proxy's or a bare "404 page not found"
         body = {"message": data.decode(errors="replace").strip()}
     if not 200 <= response.status < 300:
-        raise ApiError(response.status, str(body.get("message") or response.reason))
+        raise ApiError(
+            response.status,
+            str(body.get("message") or response.reason),
+            _retry_after(response.headers.get("Retry-After")),
+        )
     if not isinstance(body, dict):
         raise ApiError(response.status, "the answer is not a JSON object")
     return body
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds, as API Priority and Fairness sends it (HTTP dates are not)."""
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

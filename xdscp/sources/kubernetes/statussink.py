@@ -5,6 +5,7 @@ never the pipeline)."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 
 from prometheus_client import CollectorRegistry, Gauge
@@ -13,7 +14,7 @@ from xdscp.served import Findings
 from xdscp.sources.kubernetes.api import Api
 from xdscp.sources.kubernetes.lease import LeaderElector
 from xdscp.sources.kubernetes.source import KubernetesSource
-from xdscp.sources.kubernetes.writer import StatusWriter
+from xdscp.sources.kubernetes.writer import CONCURRENCY, StatusWriter
 
 log = logging.getLogger("xdscp.kubernetes")
 
@@ -23,7 +24,10 @@ class StatusSink:
     true."""
 
     def __init__(self, source: KubernetesSource, registry: CollectorRegistry) -> None:
-        api = Api(source.configuration)
+        # One connection per write in flight (the client's default pool is 5 per core).
+        configuration = copy.deepcopy(source.configuration)
+        configuration.connection_pool_maxsize = CONCURRENCY
+        api = Api(configuration)
         self._leader = Gauge(
             "xdscp_leader", "1 while this replica writes status", registry=registry
         )

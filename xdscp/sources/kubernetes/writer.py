@@ -4,23 +4,28 @@ Gateway's conditions and listeners, each HTTPRoute's parents.
 Only the leader writes, and only a difference: what an object's status should say is compared
 with what the stored object says, so a reconcile that finds nothing new sends nothing. A write
 carries the resourceVersion it was computed from; if the object moved on meanwhile the server
-answers 409 and the watch brings the newer version, which starts another pass.
+answers 409 and the watch brings the newer version, which starts another pass. Up to
+CONCURRENCY writes are in flight at once; a 429 (API Priority and Fairness turning requests
+away) pauses them all for the Retry-After the server names, then the write is tried again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter
 
 from xdscp.model.problems import Problem
 from xdscp.model.resources import Key
 from xdscp.served import Findings
-from xdscp.sources.kubernetes.api import JSON, Api, ApiError
+from xdscp.sources.kubernetes.api import JSON, ApiError
 from xdscp.sources.kubernetes.conditions import (
     ancestors,
     gateway_status,
@@ -32,23 +37,40 @@ from xdscp.sources.kubernetes.store import SOURCE
 
 log = logging.getLogger("xdscp.kubernetes")
 RETRY_SECONDS = 1.0  # after a failed write; the watch pokes sooner when the object changes
+# Writes in flight at once: enough to write 10,000 statuses in seconds, few enough to sit
+# well inside the seats API Priority and Fairness gives a workload's priority level.
+CONCURRENCY = 16
+TOO_MANY_REQUESTS = 429
+THROTTLED_WAIT = 1.0  # seconds, after a 429 that names no Retry-After
+THROTTLED_WAIT_MAX = 30.0  # the longest Retry-After honoured
+THROTTLED_TRIES = 10  # of one write in one pass; then the pass ends and is tried again later
 
 # What one kind's status should say, from the object as served and as stored now: the fields
 # of `status` to write (others are left as they are), or None when there is nothing to say.
 Desired = Callable[[Key, JSON, JSON, str], JSON | None]
 
 
+class Patcher(Protocol):
+    """What the writer asks of the API server (api.Api; a scripted fake in the tests)."""
+
+    def merge_patch(self, path: str, body: JSON) -> JSON: ...
+
+
 class StatusWriter:
     def __init__(
         self,
-        api: Api,
+        api: Patcher,
         served: Callable[[Resource], Mapping[Key, JSON]],
         stored: Callable[[Resource], Mapping[Key, JSON]],
         leading: Callable[[], bool],
         registry: CollectorRegistry,
+        concurrency: int = CONCURRENCY,
     ) -> None:
         """`served`: a kind's objects as in the view the findings are about; `stored`: as now."""
         self.api, self._served, self._stored = api, served, stored
+        self._concurrency = concurrency
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="status-write")
+        self._throttle = _Throttle()
         self.findings = Findings()  # about the view `served` gives
         self._leading = leading
         self._due = asyncio.Event()
@@ -62,7 +84,7 @@ class StatusWriter:
             registry=registry,
         )
         for resource in WITH_STATUS:  # every series there from the start
-            for result in ("written", "conflict", "error"):
+            for result in ("written", "conflict", "throttled", "error"):
                 self.writes.labels(resource.kind, result)
 
     def publish(self, findings: Findings) -> None:
@@ -124,6 +146,7 @@ class StatusWriter:
         written = self._written[resource.kind] = {
             k: v for k, v in self._written[resource.kind].items() if k in stored
         }
+        due: list[tuple[Key, str, JSON]] = []
         for key, served in sorted(self._served(resource).items()):
             current = stored.get(key)
             if current is None or _generation(current) != _generation(served):
@@ -135,29 +158,81 @@ class StatusWriter:
             status = current.get("status") or {}
             if after is None or all(status.get(k) == v for k, v in after.items()):
                 continue
-            if not self._leading() or not await self._write(resource, key, version, after):
-                return False
-        return True
+            due.append((key, version, after))
+        return await self._write_all(resource, due)
+
+    async def _write_all(self, resource: Resource, due: list[tuple[Key, str, JSON]]) -> bool:
+        """Writes each, `concurrency` at a time (10,000 one after the other take a minute and
+        more); False when the pass should stop."""
+        queue = iter(due)  # shared: each write is taken by one worker
+        healthy = True
+
+        async def worker() -> None:
+            nonlocal healthy
+            for key, version, after in queue:
+                if not (healthy and self._leading()):
+                    healthy = False
+                    return
+                if not await self._write(resource, key, version, after):
+                    healthy = False
+
+        await asyncio.gather(*(worker() for _ in range(min(self._concurrency, len(due)))))
+        return healthy
 
     async def _write(self, resource: Resource, key: Key, version: str, after: JSON) -> bool:
         """Write one status; False when the pass should stop (the server is unwell)."""
         path = resource.path(*key) + "/status"
         patch = {"metadata": {"resourceVersion": version}, "status": after}
         kind = resource.kind
-        try:
-            await asyncio.to_thread(self.api.merge_patch, path, patch)
-        except ApiError as err:
-            if err.status in (404, 409):  # deleted or changed: the watch brings the news
-                self.writes.labels(kind, "conflict").inc()
-                return True
+        loop = asyncio.get_running_loop()
+        for _ in range(THROTTLED_TRIES):
+            await self._throttle.wait()
+            if not self._leading():
+                return False
+            try:
+                await loop.run_in_executor(self._pool, self.api.merge_patch, path, patch)
+            except ApiError as err:
+                if _throttled(err):
+                    # API Priority and Fairness refused it for now: every writer waits as
+                    # long as the server asks, then this write is tried again.
+                    self.writes.labels(kind, "throttled").inc()
+                    self._throttle.hold(err.retry_after or THROTTLED_WAIT)
+                    continue
+                if err.status in (404, 409):  # deleted or changed: the watch brings the news
+                    self.writes.labels(kind, "conflict").inc()
+                    return True
+                self.writes.labels(kind, "error").inc()
+                log.warning("writing the status of %s %s/%s: %s", kind, *key, err)
+                break
+            self._written[kind][key] = version
+            self.writes.labels(kind, "written").inc()
+            log.info("wrote the status of %s %s/%s", kind, *key)
+            return True
+        else:
             self.writes.labels(kind, "error").inc()
-            log.warning("writing the status of %s %s/%s: %s", kind, *key, err)
-            asyncio.get_running_loop().call_later(RETRY_SECONDS, self.poke)
-            return False
-        self._written[kind][key] = version
-        self.writes.labels(kind, "written").inc()
-        log.info("wrote the status of %s %s/%s", kind, *key)
-        return True
+            log.warning("writing the status of %s %s/%s: still throttled", kind, *key)
+        loop.call_later(RETRY_SECONDS, self.poke)
+        return False
+
+
+class _Throttle:
+    """A pause every write honours: one 429 holds back them all, not just the one refused."""
+
+    def __init__(self) -> None:
+        self._until = 0.0
+
+    def hold(self, seconds: float) -> None:
+        self._until = max(self._until, time.monotonic() + min(seconds, THROTTLED_WAIT_MAX))
+
+    async def wait(self) -> None:
+        while (left := self._until - time.monotonic()) > 0:
+            await asyncio.sleep(left)
+
+
+def _throttled(err: ApiError) -> bool:
+    """Too many requests, or a server error that names when to come back (as client-go
+    retries them)."""
+    return err.status == TOO_MANY_REQUESTS or (err.status >= 500 and err.retry_after is not None)
 
 
 def _generation(body: JSON) -> int:
