@@ -104,3 +104,15 @@ def test_certs_refuses_to_overwrite(tmp_path: Path) -> None:
     first = xdscp("certs", tmp_path)
     assert first.returncode == 0 and "server.crt" in first.stdout
     assert "already holds ca.crt" in one_line_error(xdscp("certs", tmp_path))
+
+
+def test_kubernetes_mode_without_a_kubeconfig_is_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "kubeconfig"
+    result = xdscp(
+        *("serve", "--kubernetes", "--kubeconfig", missing),
+        *("--xds-address", "127.0.0.1:0", "--admin-port", "0"),
+    )
+    line = one_line_error(result)
+    assert line.startswith(
+        f"xdscp serve: no Kubernetes configuration: not in a cluster, and --kubeconfig {missing}: "
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from kubernetes import client, config
 
+from xdscp.errors import UserError
 from xdscp.sources.kubernetes.lease import LeaseConfig
 
 log = logging.getLogger("xdscp.kubernetes")
@@ -55,7 +56,14 @@ def client_configuration(kubeconfig: Path | None) -> client.Configuration:
             return configuration
         except config.ConfigException:
             log.debug("not in a cluster; using the default kubeconfig")
-    config.load_kube_config(
-        config_file=str(kubeconfig) if kubeconfig else None, client_configuration=configuration
-    )
+    try:
+        config.load_kube_config(
+            config_file=str(kubeconfig) if kubeconfig else None,
+            client_configuration=configuration,
+        )
+    except (config.ConfigException, OSError) as err:
+        where = f"--kubeconfig {kubeconfig}" if kubeconfig else "$KUBECONFIG or ~/.kube/config"
+        raise UserError(
+            f"no Kubernetes configuration: not in a cluster, and {where}: {err}"
+        ) from None
     return configuration
