@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,21 +27,18 @@ from tests.processes import free_port
 from xdscp.demo.processes import http_get, wait_for
 from xdscp.verify import dynamic_clusters
 
-from .engine import OVERRIDE, Engine, EngineError, build_local_images, cache_dir, engine
+from .engine import OVERRIDE, ROOT, Engine, EngineError, build_local_images, cache_dir, engine
 
-ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = "kube_httpbin_httpbin_8000"  # the guide's httpbin Service, port 8000
 HOST = "www.example.com"  # the guide's HTTPRoute hostname
 POLICY = "httpbin-keepalive.yaml"
-TIMEOUT = 180.0
+TIMEOUT = 180.0  # generous: containers start slowly on a loaded 2-core machine
 PROJECT = "xdscp-demo"
-PROJECT_LABEL = (
-    "com.docker.compose.project"  # generous: containers start slowly on a loaded 2-core machine
-)
+PROJECT_LABEL = "com.docker.compose.project"
 
 
 class ComposeStack:
-    """One compose project (its own name, network and containers) on an engine."""
+    """The compose project (its network and containers) on an engine."""
 
     def __init__(self, engine: Engine, workdir: Path, *, local_images: bool) -> None:
         self.engine, self.workdir = engine, workdir
@@ -175,7 +172,7 @@ def edit_policy(stack: ComposeStack, probes: int) -> None:
     path.write_text(text.replace("keepAliveProbes: 3", f"keepAliveProbes: {probes}"))
 
 
-def prove(stack: ComposeStack, say: Any = print) -> None:
+def prove(stack: ComposeStack, say: Callable[[str], object] = print) -> None:
     """The demo's checks, each polled with a deadline; raises on the first that fails."""
     wait_for(lambda: through_envoy(stack) == 200, TIMEOUT, "a 200 from httpbin through Envoy")
     say(f"200 from httpbin through Envoy: {stack.url('ENVOY_PORT', '/get')} (Host: {HOST})")
@@ -211,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"all checks passed after {time.monotonic() - started:.0f} s")
         if not args.once:
             print(
-                f"xdscp admin: {stack.url('XDSCP_ADMIN_PORT', '/status')}; "
-                f"Envoy admin: {stack.url('ENVOY_ADMIN_PORT', '/')}. Ctrl-C to stop."
+                f"Envoy: {stack.url('ENVOY_PORT', '/get')} (Host: {HOST}); its admin: "
+                f"{stack.url('ENVOY_ADMIN_PORT', '/')}; policies: {stack.policies}. Ctrl-C to stop."
             )
             with contextlib.suppress(KeyboardInterrupt):
                 while True:
