@@ -186,11 +186,15 @@ def base_image() -> str:
 
 
 def ensure_base(podman: Engine) -> str:
-    """The debootstrap base, imported once per recipe (base.sh and the CA bundle it copies)."""
-    image = base_image()
+    """The debootstrap base, imported once per recipe (base.sh and the CA bundle it copies),
+    tagged with the recipe's hash: checkouts with different recipes each keep theirs (and
+    their layer caches). The override's name for it is tagged too, for `docker-compose build`."""
+    alias = base_image()
     ca_bundle = Path(os.environ.get("XDSCP_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
     key = recipe_key(BASE_RECIPE.read_bytes(), ca_bundle.read_bytes())
+    image = f"{alias}-{key}"
     if podman.label(image, RECIPE_LABEL) == key:
+        podman.run("tag", image, alias)
         return image
     if shutil.which("debootstrap") is None:
         raise EngineError("debootstrap is not installed: apt-get install debootstrap (.ci/run)")
@@ -212,12 +216,13 @@ def ensure_base(podman: Engine) -> str:
     podman.run(
         "import", *(f"--change={change}" for change in changes), "-", image, input=tar.stdout
     )
+    podman.run("tag", image, alias)
     return image
 
 
 def build_local_images(podman: Engine) -> None:
     """Every image the override names, on the base; unchanged steps come from the layer cache."""
-    ensure_base(podman)
+    base = ensure_base(podman)
     for service in local_images().values():
         build = service["build"]
         context = ROOT / build["context"]
@@ -229,12 +234,14 @@ def build_local_images(podman: Engine) -> None:
             "--network=host",
             f"--file={dockerfile}",
             f"--tag={service['image']}",
-            *(f"--build-arg={name}={value}" for name, value in _args(build).items()),
+            *(f"--build-arg={name}={value}" for name, value in _args(build, base).items()),
             str(context),
         )
-    # Images a rebuild replaced (their layers stay while a tagged image uses them).
-    podman.run("image", "prune", "--force")
+    # Images rebuilds replaced a day ago or more (their layers stay while a tagged image uses
+    # them). Not younger ones: another checkout's build may still be their cache.
+    podman.run("image", "prune", "--force", "--filter=until=24h")
 
 
-def _args(build: Mapping[str, Any]) -> dict[str, str]:
-    return {str(name): str(value) for name, value in build.get("args", {}).items()}
+def _args(build: Mapping[str, Any], base: str) -> dict[str, str]:
+    args = {str(name): str(value) for name, value in build.get("args", {}).items()}
+    return {**args, "BASE_IMAGE": base}

@@ -7,8 +7,13 @@ set -euo pipefail
 rootfs=$1
 ca_bundle=${XDSCP_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 
-debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+# In two stages, so dpkg can be told not to fsync each file before it configures the
+# packages (as Docker's own Debian images do): a third faster on our shared disks.
+debootstrap --foreign --variant=minbase --include=python3,python3-venv,ca-certificates \
     bookworm "$rootfs" http://deb.debian.org/debian
+mkdir -p "$rootfs/etc/dpkg/dpkg.cfg.d"
+echo force-unsafe-io >"$rootfs/etc/dpkg/dpkg.cfg.d/unsafe-io"
+chroot "$rootfs" /debootstrap/debootstrap --second-stage
 # A venv over /usr/local: `pip install` works as in python:3.11-slim, without touching
 # Debian's own packages (PEP 668).
 chroot "$rootfs" python3 -m venv /usr/local
