@@ -71,6 +71,7 @@ def translate_gateways(resources: Resources, bind_address: str) -> GatewayOutput
                         *route_key,
                         f"spec.parentRefs[{index}]",
                         f"not attached ({accepted.reason}): {accepted.message}",
+                        warning=True,  # served as written, where it attaches
                     )
                 )
             parents.append(status)
