@@ -34,7 +34,9 @@ MADE_FROM = {
 # An object without a file read from the API server: its held version is then reported as a
 # problem of the object there (the status writers take those), as Kubernetes mode names it.
 API_SERVER = "kubernetes"
-_KEPT_SNAPSHOTS = 64  # snapshots whose input is remembered, to map a verdict to its input
+# Inputs remembered (one per update served), to map an answer to the input behind it: an
+# Envoy answers within seconds, and each input shares its objects with the next.
+_KEPT_INPUTS = 16
 
 
 @dataclass(frozen=True)
@@ -57,25 +59,35 @@ def objects(resources: Resources) -> dict[ObjectKey, KubeObject]:
 class Quarantine:
     def __init__(self) -> None:
         self.held: dict[ObjectKey, Held] = {}
-        self._inputs: OrderedDict[int, Resources] = OrderedDict()  # snapshot serial -> input
+        self._inputs: OrderedDict[int, Resources] = OrderedDict()  # generation -> input
+        self._generation_of: dict[int, int] = {}  # snapshot serial -> the first input it served
+        self._generation = 0
         self._good: dict[str, tuple[int, Resources]] = {}  # type -> newest ACKed input
 
     def served_from(self, serials: list[int], resources: Resources) -> None:
-        """Remember which input the snapshots (by serial) were built from."""
+        """Remember which input the snapshots (by serial, one per node group) were built from;
+        a snapshot served again unchanged keeps the input that first made it."""
+        self._generation += 1
+        self._inputs[self._generation] = resources
         for serial in serials:
-            self._inputs.setdefault(serial, resources)
-            self._inputs.move_to_end(serial)
-        while len(self._inputs) > _KEPT_SNAPSHOTS:
+            self._generation_of.setdefault(serial, self._generation)
+        if len(self._inputs) > _KEPT_INPUTS:
             self._inputs.popitem(last=False)
+            kept = self._inputs.keys()
+            self._generation_of = {s: g for s, g in self._generation_of.items() if g in kept}
+
+    def _input(self, serial: int) -> Resources | None:
+        generation = self._generation_of.get(serial)
+        return None if generation is None else self._inputs.get(generation)
 
     def acked(self, type_url: str, serial: int) -> None:
-        resources = self._inputs.get(serial)
+        resources = self._input(serial)
         if resources is not None and serial >= self._good.get(type_url, (0, None))[0]:
             self._good[type_url] = (serial, resources)
 
     def nacked(self, type_url: str, serial: int, error: str) -> bool:
         """Hold what the refused input changed; whether anything new is held."""
-        refused, acked = self._inputs.get(serial), self._good.get(type_url)
+        refused, acked = self._input(serial), self._good.get(type_url)
         if refused is None or acked is None:
             # Nothing of this type is known good yet (a first configuration, or xdscp newly
             # started beside Envoys that hold an older one): blaming every object would serve
