@@ -116,3 +116,18 @@ def test_kubernetes_mode_without_a_kubeconfig_is_one_line(tmp_path: Path) -> Non
     assert line.startswith(
         f"xdscp serve: no Kubernetes configuration: not in a cluster, and --kubeconfig {missing}: "
     )
+
+
+@pytest.mark.parametrize(
+    ("flags", "what"),
+    [
+        (["--xds-address", "nowhere.invalid:0", "--admin-port", "0"], "xDS on nowhere.invalid:0"),
+        (
+            ["--xds-address", "127.0.0.1:0", "--admin-host", "nowhere.invalid"],
+            "the admin endpoint on nowhere.invalid:9901",
+        ),
+    ],
+)
+def test_a_host_that_does_not_resolve_is_one_line(flags: list[str], what: str) -> None:
+    line = one_line_error(xdscp("serve", POLICIES, *flags))
+    assert line.startswith(f"xdscp serve: cannot listen for {what}: ")

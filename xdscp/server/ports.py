@@ -26,12 +26,13 @@ def split_address(text: str) -> tuple[str, int]:
 
 def check_free(host: str, port: int, what: str, hint: str = HINT) -> None:
     """Raise BindError if `port` cannot be bound on `host` exclusively right now."""
-    if port == 0:
-        return
     try:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as err:
-        raise BindError(f"cannot listen for {what} on {host}:{port}: {err.strerror}") from None
+        reason = (err.strerror or str(err)).lower()
+        raise BindError(f"cannot listen for {what} on {host}:{port}: {reason}") from None
+    if port == 0:  # any free port will do: only the host had to make sense
+        return
     for family, kind, proto, _, sockaddr in addresses:
         with socket.socket(family, kind, proto) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -43,5 +44,7 @@ def check_free(host: str, port: int, what: str, hint: str = HINT) -> None:
 
 def bind_error(what: str, host: str, port: int, err: OSError, hint: str = HINT) -> BindError:
     hint = f" ({hint})" if err.errno == errno.EADDRINUSE else ""
-    reason = (os.strerror(err.errno) if err.errno else str(err)).lower()
+    # aiohttp words its own message around the OS's; an address lookup has no errno.
+    code = err.errno or 0
+    reason = (os.strerror(code) if code > 0 else err.strerror or str(err)).lower()
     return BindError(f"cannot listen for {what} on {host}:{port}: {reason}{hint}")
