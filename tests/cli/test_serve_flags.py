@@ -131,3 +131,11 @@ def test_kubernetes_mode_without_a_kubeconfig_is_one_line(tmp_path: Path) -> Non
 def test_a_host_that_does_not_resolve_is_one_line(flags: list[str], what: str) -> None:
     line = one_line_error(xdscp("serve", POLICIES, *flags))
     assert line.startswith(f"xdscp serve: cannot listen for {what}: ")
+
+
+def test_verify_pointed_at_xdscps_admin_says_whose_admin_it_wants(running: Xdscp) -> None:
+    line = one_line_error(xdscp("verify", "--admin", running.admin, POLICIES))
+    assert line == (
+        f"xdscp verify: {running.admin}/config_dump?include_eds: HTTP 404 Not Found: "
+        "is this Envoy's admin (verify --admin)?"
+    )
