@@ -92,7 +92,12 @@ class Pipeline:
         if previous is None or problems != previous.findings.problems:
             for problem in problems:
                 log.warning("%s", problem)
-        stale = f"{len(held)} objects held at their last good version" if held else ""
+        stale = (
+            f"held at their last good version: {', '.join(p.object for p in held[:5])}"
+            + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+            if held
+            else ""
+        )
         findings = Findings(
             problems,
             tuple(translation.statuses),

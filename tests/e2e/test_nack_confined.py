@@ -68,6 +68,8 @@ def test_a_nacked_route_is_held_back_and_the_rest_flows(stack: Stack) -> None:
     rejected = {k: v for k, v in envoy.stats().items() if k.endswith("update_rejected")}
     assert any(v != "0" for v in rejected.values()), rejected  # Envoy did refuse it
     assert http_get(server.admin + "/readyz")[0] == 503  # not the latest: someone should look
+    stale = server.get_json("/status")["stale"]
+    assert stale == "held at their last good version: HTTPRoute httpbin/host-setter", stale
     assert http_get(server.admin + "/readyz?exclude=stale")[0] == 200  # the chart's probe
     assert "xdscp_objects_held 1.0" in http_get(server.admin + "/metrics")[1].decode()
 
