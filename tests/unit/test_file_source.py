@@ -12,7 +12,7 @@ from tests.live import ROOT
 from xdscp import render
 from xdscp.sources import files
 from xdscp.sources.files import FileSource
-from xdscp.translate import translate
+from xdscp.translate import Memo, translate
 
 POLICY = "httpbin-keepalive.yaml"
 
@@ -77,7 +77,10 @@ def test_every_edit_read_in_place_gives_what_a_full_read_gives(tmp_path: Path) -
     policy = policies / POLICY
     original = policy.read_text()
     other = policies / "other.yaml"
+    endpoints = policies / "httpbin-endpoints.yaml"
+    slice_text = endpoints.read_text()
     edits = [
+        (endpoints, slice_text.replace('["127.0.0.1"]', '["127.0.0.2"]')),  # in place
         (policy, original.replace("keepAliveProbes: 3", "keepAliveProbes: 4")),  # in place
         (policy, original.replace("keepAliveProbes: 3", "keepAliveProbes: 0x")),  # invalid
         (policy, original.replace("keepAliveProbes: 3", "keepAliveProbes: 5")),  # fixed
@@ -88,7 +91,9 @@ def test_every_edit_read_in_place_gives_what_a_full_read_gives(tmp_path: Path) -
         (policy, original.replace("keepAliveProbes: 3", "keepAliveProbes: 7")),
         (other, "{not yaml"),
         (policy, original),
+        (endpoints, slice_text),
     ]
+    memo = Memo()  # kept across edits, as the pipeline keeps one: never stale
     source, everything = FileSource([policies]), FileSource([policies])
     view(source)
     everything.load()
@@ -96,7 +101,8 @@ def test_every_edit_read_in_place_gives_what_a_full_read_gives(tmp_path: Path) -
         path.write_text(text)
         update = source.load([path])
         fresh = everything.load()  # every file read again (last good versions kept alike)
-        assert render.document(translate(update.resources), update.problems, explain=True) == (
+        translated = translate(update.resources, memo=memo)
+        assert render.document(translated, update.problems, explain=True) == (
             render.document(translate(fresh.resources), fresh.problems, explain=True)
         ), text
         assert list(update.resources.policies) == list(fresh.resources.policies)

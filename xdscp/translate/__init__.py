@@ -116,7 +116,14 @@ def translate(
     refs = (ref for a in attachments.values() if (ref := _secret_ref(a)) is not None)
     secrets = resolve_all(refs, resources.secrets, last, memo)
     warnings: dict[tuple[Target, Key], set[str]] = defaultdict(set)
-    slices = _slices_by_service(resources)
+    # Grouped again only when the table is another one: a change to no EndpointSlice (the
+    # file and Kubernetes sources keep an unchanged kind's table as it was) costs nothing here.
+    slices = memo.get(
+        ("SlicesByService",),
+        (resources.endpoint_slices,),
+        _slices_by_service,
+        resources.endpoint_slices,
+    )
     # One Topology while the Nodes stay the same objects, so the Services' memo entries hold.
     topology = memo.get(("Topology",), tuple(resources.nodes.values()), Topology, resources.nodes)
     sds_names: dict[str, tuple[str, ...]] = {}  # cluster -> the SDS secrets it names
@@ -259,9 +266,11 @@ def _secrets_of(
     return {ref[0]: secrets[ref[0]]} if ref is not None else {}
 
 
-def _slices_by_service(resources: Resources) -> dict[Key, list[EndpointSlice]]:
+def _slices_by_service(
+    endpoint_slices: Mapping[Key, EndpointSlice],
+) -> dict[Key, list[EndpointSlice]]:
     slices: dict[Key, list[EndpointSlice]] = defaultdict(list)
-    for (namespace, _), endpoint_slice in resources.endpoint_slices.items():
+    for (namespace, _), endpoint_slice in endpoint_slices.items():
         if endpoint_slice.service_name:
             slices[(namespace, endpoint_slice.service_name)].append(endpoint_slice)
     return slices
