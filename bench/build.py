@@ -19,6 +19,7 @@ from envoy.service.discovery.v3 import discovery_pb2
 from bench import floor, measure
 from bench.fleet import Model
 from xdscp.cache import SnapshotCache
+from xdscp.model.resources import Resources
 from xdscp.resourcetypes import CLUSTER, ENDPOINT, PUSH_ORDER, SHORT_NAMES, WILDCARD_BY_DEFAULT
 from xdscp.server.delta import DeltaStream
 from xdscp.server.sotw import SotwStream
@@ -40,7 +41,9 @@ def serialized(snapshot: Snapshot) -> Snapshot:
 
 
 def full_snapshot(model: Model) -> Snapshot:
-    return serialized(Snapshot.build(translate(model.resources(), OPTIONS)))
+    """From every object: the view made afresh, as a restart makes it."""
+    resources = Resources.of(model.objects.values())
+    return serialized(Snapshot.build(translate(resources, OPTIONS)))
 
 
 def run_floor_clusters(n: int) -> dict[str, Any]:

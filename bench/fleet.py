@@ -112,14 +112,21 @@ class Model:
         self.n = n
         self.generation: dict[int, int] = {}
         self.objects = _load(documents(n, listener_port, {}), {})
+        self._resources: Resources | None = None
 
     def resources(self) -> Resources:
-        return Resources.of(self.objects.values())
+        if self._resources is None:
+            self._resources = Resources.of(self.objects.values())
+        return self._resources
 
     def change(self, i: int) -> None:
-        """Policy i gets a new keepAliveTime, as if its file were saved."""
+        """Policy i gets a new keepAliveTime, as if its file were saved: the view changes as
+        the file source changes it (that policy replaced in place)."""
         self.generation[i] = self.generation.get(i, 0) + 1
-        self.objects.update(_load([policy_doc(i, self.generation[i])], self.objects))
+        changed = _load([policy_doc(i, self.generation[i])], self.objects)
+        self.objects.update(changed)
+        replaced = self.resources().replacing(changed.values())
+        self._resources = replaced if replaced is not None else Resources.of(self.objects.values())
 
 
 def _load(
