@@ -14,6 +14,7 @@ reported on the stream as always.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -95,11 +96,18 @@ class Quarantine:
             return False
         good = acked[1]
         why = f"Envoy refused the {SHORT_NAMES.get(type_url, type_url)} it translates to: "
-        return self.blame(refused, good, why + clip(error), MADE_FROM.get(type_url))
+        return self.blame(refused, good, why + clip(error), MADE_FROM.get(type_url), error)
 
     def blame(
-        self, failing: Resources, good: Resources, why: str, kinds: set[str] | None = None
+        self,
+        failing: Resources,
+        good: Resources,
+        why: str,
+        kinds: set[str] | None = None,
+        error: str = "",
     ) -> bool:
+        """Hold what changed from `good` to `failing`; if `error` names some of those objects
+        (Envoy names a cluster or listener it refuses: `kube_<ns>_<name>_<port>`), only those."""
         before, after = objects(good), objects(failing)
         suspects = {
             key: obj
@@ -108,7 +116,8 @@ class Quarantine:
             and key not in self.held
             and (key not in before or (before[key] is not obj and before[key] != obj))
         }
-        for key, obj in suspects.items():
+        named = {k: o for k, o in suspects.items() if _named_in(k, error)}
+        for key, obj in (named or suspects).items():
             self.held[key] = Held(obj, before.get(key), why)
         return bool(suspects)
 
@@ -142,3 +151,12 @@ class Quarantine:
             )
             for key, held in sorted(self.held.items())
         ]
+
+
+def _named_in(key: ObjectKey, error: str) -> bool:
+    """Whether Envoy's message names the object as xdscp's resource names embed it
+    (`kube_<ns>_<name>_<port>`, `<ns>/<gateway>/<listener>`): names hold no `_` or `/`."""
+    _, namespace, name = key
+    edge = "A-Za-z0-9.-"
+    pattern = rf"(?<![{edge}]){re.escape(namespace)}[_/]{re.escape(name)}(?![{edge}])"
+    return bool(error) and re.search(pattern, error) is not None

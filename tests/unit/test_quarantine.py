@@ -86,13 +86,15 @@ def test_a_nack_holds_the_object_behind_it_and_the_rest_flows() -> None:
 
     bad = pipeline.apply(objects.update(service("a", 81), service("bad")))
     assert bad is not None and clusters(bad) == {"kube_ns_a_81", "kube_ns_bad_80"}
-    held = pipeline.verdict(CLUSTER, bad.snapshot.serial, "cluster kube_ns_bad_80: no")
-    # Both objects the refused update changed are held: a at its last good version.
+    held = pipeline.verdict(CLUSTER, bad.snapshot.serial, "no healthy thing")
+    # Envoy's error names no object: both objects the refused update changed are held, a at
+    # its last good version.
     assert clusters(held) == {"kube_ns_a_80"}
     assert held is not None
     assert {p.name for p in held.findings.problems} == {"a", "bad"}
     assert all(
-        "Envoy refused the cds it translates to" in p.message for p in held.findings.problems
+        "Envoy refused the cds it translates to: no healthy thing" in p.message
+        for p in held.findings.problems
     )
     pipeline.verdict(CLUSTER, held.snapshot.serial, None)
 
@@ -100,6 +102,20 @@ def test_a_nack_holds_the_object_behind_it_and_the_rest_flows() -> None:
     assert clusters(later) == {"kube_ns_a_82", "kube_ns_c_80"}
     assert later is not None
     assert [p.name for p in later.findings.problems] == ["bad"]
+
+
+def test_an_object_envoys_error_names_is_held_alone() -> None:
+    pipeline, objects = Pipeline(SnapshotCache(), Metrics(), Options()), Objects()
+    first = pipeline.apply(objects.update(service("a")))
+    assert first is not None
+    pipeline.verdict(CLUSTER, first.snapshot.serial, None)
+    bad = pipeline.apply(objects.update(service("a", 81), service("bad")))
+    assert bad is not None
+    error = "Error adding/updating cluster(s) kube_ns_bad_80: no"
+    held = pipeline.verdict(CLUSTER, bad.snapshot.serial, error)
+    assert clusters(held) == {"kube_ns_a_81"}  # changed in the same update, and served
+    assert held is not None
+    assert [p.name for p in held.findings.problems] == ["bad"]
 
 
 def test_a_held_policy_from_the_api_server_is_not_accepted_on_its_status() -> None:
