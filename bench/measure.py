@@ -50,6 +50,7 @@ def summary_ms(seconds: Sequence[float]) -> dict[str, Any]:
     return {
         "count": len(ms),
         "p50_ms": round(statistics.median(ms), 2),
+        "p90_ms": round(percentile(ms, 90), 2),
         "p99_ms": round(percentile(ms, 99), 2),
         "max_ms": round(max(ms), 2),
     }

@@ -17,6 +17,9 @@ and no traffic is sent), and Services are headless (the test cluster's Service I
 
 from __future__ import annotations
 
+import argparse
+import json
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,12 +30,12 @@ from typing import Any
 
 from kubernetes import client
 
-from bench import fleet, push
+from bench import fleet, measure, push
 from bench.push import Plan
 from tests.k8s.apiserver import REPO_CRD_DIR, KubeCluster
 from tests.k8s.kmode import metric, start_xdscp
-from tests.processes import Xdscp, free_port
-from xdscp.demo.processes import wait_for
+from tests.processes import Envoy, Xdscp, free_port
+from xdscp.demo.processes import http_get, wait_for
 from xdscp.sources.kubernetes.kinds import POLICIES, WATCHED
 
 IDENTITY = "xdscp-bench"  # the same for every run, so a new process takes the Lease at once
@@ -40,7 +43,9 @@ REQUEST_TIMEOUT = 10.0  # seconds, for one API call
 CREATORS = 8  # threads creating the fleet
 SETTLE = 1.0  # seconds without a status write before measuring
 PATHS = {resource.kind: resource for resource in WATCHED}
-WRITES = 'xdscp_status_writes_total{result="written"}'
+WRITES = 'xdscp_status_writes_total{kind="BackendConfigPolicy",result="written"}'
+THROTTLED = 'xdscp_status_writes_total{kind="BackendConfigPolicy",result="throttled"}'
+RESTARTS = 2  # API server restarts in turn: a lasting step in RSS shows by the second
 
 
 def endpoint_address(i: int) -> str:
@@ -121,8 +126,94 @@ def _settled(server: Xdscp) -> bool:
     return metric(server, WRITES) == before
 
 
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 2)
+
+
+def _rss_mib(server: Xdscp) -> tuple[float, float]:
+    """xdscp's resident set and its high-water mark, MiB."""
+    rss, peak = measure.memory(server.popen.pid)
+    return round(rss / 2**20, 1), round(peak / 2**20, 1)
+
+
+def _active_clusters(proxy: Envoy) -> int:
+    stats = proxy.stats("cluster_manager.active_clusters")
+    return int(stats.get("cluster_manager.active_clusters", "0"))
+
+
+def _keepalive_time(proxy: Envoy, i: int) -> int | None:
+    """Service i's cluster's keepalive time as Envoy holds it (one cluster's config_dump)."""
+    query = f"resource=dynamic_active_clusters&name_regex=^{fleet.cluster_name(i)}$"
+    dump = json.loads(http_get(f"{proxy.admin}/config_dump?{query}")[1])
+    for config in dump.get("configs", []):
+        cluster = config.get("cluster") or {}
+        keepalive = (cluster.get("upstream_connection_options") or {}).get("tcp_keepalive") or {}
+        if "keepalive_time" in keepalive:
+            return int(keepalive["keepalive_time"])
+    return None
+
+
+def lifecycle(
+    cluster: KubeCluster,
+    server: Xdscp,
+    plan: Plan,
+    workdir: Path,
+    started: float,
+    change: push.Change,
+    generation: dict[int, int],
+) -> dict[str, Any]:
+    """A fresh xdscp on the loaded API server, with a live Envoy from the start: seconds to
+    /readyz, to every cluster active in Envoy and to the initial status writes; RSS in sync;
+    then API server restarts, each making every watch relist (resourceVersions expired)."""
+    out: dict[str, Any] = {}
+    with push.envoy(server.xds_port, plan.delta, workdir) as proxy:
+        wait_for(lambda: http_get(server.admin + "/readyz")[0] == 200, 300, "/readyz")
+        out["readyz_seconds"] = _since(started)
+        ready_at = time.monotonic()
+        wait_for(lambda: _active_clusters(proxy) >= plan.n, 600, "every cluster active in Envoy")
+        out["clusters_active_seconds"] = _since(started)
+        wait_for(lambda: metric(server, WRITES) >= plan.n, 600, "the initial status writes")
+        out["status_writes"] = {
+            "count": metric(server, WRITES),
+            "seconds_after_readyz": _since(ready_at),
+            "throttled": metric(server, THROTTLED),
+        }
+        wait_for(partial(_settled, server), 300, "status writes to settle")
+        out["rss_in_sync_mib"] = _rss_mib(server)[0]
+        out["api_server_restarts"] = [
+            _restart(cluster, server, proxy, change, generation) for _ in range(RESTARTS)
+        ]
+    return out
+
+
+def _restart(
+    cluster: KubeCluster,
+    server: Xdscp,
+    proxy: Envoy,
+    change: push.Change,
+    generation: dict[int, int],
+) -> dict[str, Any]:
+    """The API server restarted with every resourceVersion expired (so every watch relists);
+    as soon as it is back, one policy is patched: seconds until Envoy applied it, and RSS once
+    the relist settled."""
+    i = 1
+    measure.reset_peak(server.popen.pid)
+    cluster.expire_resource_versions()
+    back = time.monotonic()
+    generation[i] = generation.get(i, 0) + 1
+    change(i, generation[i])
+    wanted = fleet.KEEPALIVE_TIME + generation[i]
+    wait_for(lambda: _keepalive_time(proxy, i) == wanted, 120, "the patch applied by Envoy")
+    applied = _since(back)
+    wait_for(partial(_settled, server), 300, "status writes to settle")
+    rss, peak = _rss_mib(server)
+    return {"patch_applied_seconds": applied, "rss_after_relist_mib": rss, "peak_rss_mib": peak}
+
+
 def through_kubernetes(plans: Iterable[Plan], workdir: Path) -> dict[Plan, dict[str, Any]]:
-    """Each plan's figures; one API server per fleet size, the plans of a size in turn."""
+    """Each plan's figures; one API server per fleet size, the plans of a size in turn. The
+    first plan of a size also measures start-up, the initial status writes, RSS and API
+    server restarts (`lifecycle`)."""
     out: dict[Plan, dict[str, Any]] = {}
     by_size: dict[int, list[Plan]] = {}
     for plan in plans:
@@ -133,7 +224,8 @@ def through_kubernetes(plans: Iterable[Plan], workdir: Path) -> dict[Plan, dict[
         with loaded(n, where) as (cluster, setup):
             generation: dict[int, int] = {}
             change = partial(patch_policy, cluster.api_client())
-            for plan in sized:
+            for k, plan in enumerate(sized):
+                started = time.monotonic()
                 server = start_xdscp(
                     cluster.kubeconfig,
                     where,
@@ -142,9 +234,31 @@ def through_kubernetes(plans: Iterable[Plan], workdir: Path) -> dict[Plan, dict[
                     namespaces=(fleet.NAMESPACE,),
                 )
                 try:
+                    first = (
+                        {}
+                        if k
+                        else lifecycle(cluster, server, plan, where, started, change, generation)
+                    )
                     wait_for(partial(_settled, server), 120, "status writes to settle")
                     figures = push.through_serve(server, plan, where, change, generation)
                 finally:
                     server.stop()
-                out[plan] = {**figures, **setup}
+                out[plan] = {**figures, **first, **setup}
     return out
+
+
+def main() -> None:
+    """`python -m bench.push_k8s 1000 [10000 ...]`: this piece alone, JSON on stdout."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("sizes", nargs="+", type=int, help="numbers of Services")
+    parser.add_argument("--changes", type=int, default=50, help="measured changes per plan")
+    args = parser.parse_args()
+    plans = [Plan(n, delta, args.changes) for n in args.sizes for delta in (False, True)]
+    with tempfile.TemporaryDirectory(prefix="xdscp-bench-k8s-") as where:
+        measured = through_kubernetes(plans, Path(where))
+    names = {plan: f"{'delta' if plan.delta else 'sotw'}@{plan.n}" for plan in plans}
+    print(json.dumps({names[p]: figures for p, figures in measured.items()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from xdscp.demo.processes import Httpbin, http_get, wait_for
+from xdscp.sources.kubernetes.source import watch_scopes
 
 from .apiserver import KubeCluster
 from .kmode import (
@@ -22,12 +23,15 @@ from .kmode import (
     apply,
     cluster_name,
     eds_addresses,
+    get_policy,
     guide_policy_text,
     httpbin_objects,
     keepalive,
     kubectl_ok,
+    metric,
     node_httpbin,
     serving,
+    status_writes,
     wait_cluster,
 )
 
@@ -140,3 +144,47 @@ def test_api_server_outage_keeps_envoy_served_and_catches_up(
         lambda c: keepalive(c) == {**GUIDE_KEEPALIVE, "keepalive_probes": 5},
         "a change made after the outage",
     )
+
+
+def test_a_relist_of_the_same_objects_builds_and_writes_nothing(
+    live: Live, namespace: str, k8s_cluster: KubeCluster
+) -> None:
+    def policy_version() -> str:
+        body = get_policy(k8s_cluster, namespace, "httpbin-keepalive")
+        return str(body["metadata"]["resourceVersion"])
+
+    wait_for(lambda: status_writes(live.xdscp) >= 1, TIMEOUT, "the guide policy's status")
+    relists = log(live).count("watch expired (410 Gone); listing again")
+    builds, writes, version = builds_done(live), status_writes(live.xdscp), policy_version()
+
+    os.killpg(live.xdscp.popen.pid, signal.SIGSTOP)
+    try:
+        # Twice: the bookmark the first restart's shutdown sends is too old after the second.
+        k8s_cluster.expire_resource_versions()
+        k8s_cluster.expire_resource_versions()
+    finally:
+        os.killpg(live.xdscp.popen.pid, signal.SIGCONT)
+    scopes = len(watch_scopes((namespace,)))
+    wait_for(
+        lambda: log(live).count("watch expired (410 Gone); listing again") >= relists + scopes,
+        TIMEOUT,
+        "a relist of every scope",
+    )
+
+    # Something new after the relists: once Envoy has it, whatever the relists caused is done.
+    canary = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "canary", "namespace": namespace},
+        "spec": {"ports": [{"name": "http", "port": 8000}]},
+    }
+    apply(k8s_cluster, canary)
+    wait_cluster(live.envoy, cluster_name(namespace).replace("httpbin", "canary"), bool, "canary")
+    assert builds_done(live) == builds + 1  # the canary's: the relists changed nothing
+    assert status_writes(live.xdscp) == writes
+    assert policy_version() == version
+    kubectl_ok(k8s_cluster, "delete", "service", "canary", "-n", namespace)
+
+
+def builds_done(live: Live) -> float:
+    return metric(live.xdscp, "xdscp_snapshot_build_seconds_count")

@@ -4,6 +4,8 @@ and the status conditions. Fast; the other test_kmode_* modules prove the real t
 
 from __future__ import annotations
 
+import copy
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 
 from xdscp import cli
+from xdscp.model.load import Document, load
 from xdscp.model.problems import Problem
 from xdscp.sources.kubernetes.api import ApiError
 from xdscp.sources.kubernetes.conditions import CONTROLLER, MAX_ANCESTORS, ancestors
@@ -27,6 +30,7 @@ from xdscp.sources.kubernetes.reflector import (
 )
 from xdscp.sources.kubernetes.source import watch_scopes
 from xdscp.sources.kubernetes.store import Store
+from xdscp.sources.kubernetes.trim import kept
 from xdscp.status import Accepted, AncestorStatus, Attached, PolicyStatus
 
 SERVICES = next(r for r in WATCHED if r.kind == "Service")
@@ -395,3 +399,110 @@ def test_serve_kubernetes_flags(capsys: pytest.CaptureFixture[str]) -> None:
         "--lease-duration",
     ):
         assert flag in shown
+
+
+# --- What is held in memory -----------------------------------------------------------------
+
+SLICES = next(r for r in WATCHED if r.kind == "EndpointSlice")
+BOOKKEEPING = {
+    "uid": "6f1d3c1e-0000-4000-8000-000000000000",
+    "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {"f:ports": {}}}}],
+    "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{" + "x" * 500 + "}"},
+    "creationTimestamp": "2026-01-01T00:00:00Z",
+    "generation": 1,
+    "resourceVersion": "41",
+}
+
+
+def as_served(resource: Resource, body: dict[str, Any]) -> dict[str, Any]:
+    """A list item as the API server sends it: no apiVersion and kind, every bookkeeping
+    field of a real object."""
+    rest = {k: v for k, v in body.items() if k not in ("apiVersion", "kind")}
+    return {**rest, "metadata": {**body["metadata"], **BOOKKEEPING}}
+
+
+def test_what_is_kept_of_an_object_loads_as_the_whole_object_does() -> None:
+    full_service = as_served(
+        SERVICES,
+        service(
+            "a",
+            spec={
+                "ports": [{"name": "grpc", "port": 9000, "targetPort": 9000}],
+                "selector": {"app": "a"},
+                "clusterIP": "10.96.0.10",
+                "clusterIPs": ["10.96.0.10"],
+                "type": "ClusterIP",
+            },
+            status={"loadBalancer": {}},
+        ),
+    )
+    endpoint = {
+        "addresses": ["10.0.0.1"],
+        "conditions": {"ready": False, "serving": True, "terminating": True},
+        "zone": "z1",
+        "nodeName": "n1",
+        "targetRef": {"kind": "Pod", "name": "a-1", "namespace": "ns", "uid": "u"},
+        "hints": {"forZones": [{"name": "z1"}]},
+    }
+    full_slice = as_served(
+        SLICES,
+        {
+            "metadata": {
+                "name": "a-x1",
+                "namespace": "ns",
+                "labels": {"kubernetes.io/service-name": "a"},
+                "ownerReferences": [{"kind": "Service", "name": "a", "uid": "u"}],
+            },
+            "addressType": "IPv4",
+            "endpoints": [endpoint],
+            "ports": [{"name": "grpc", "port": 9000, "protocol": "TCP"}],
+        },
+    )
+    full_policy = as_served(POLICIES, bcp("p", {"connectTimeout": "3s"}))
+    full_policy["status"] = {"ancestors": []}
+
+    for resource, full in ((SERVICES, full_service), (SLICES, full_slice), (POLICIES, full_policy)):
+        trimmed = kept(resource, full)
+        whole = {**full, "apiVersion": resource.api_version, "kind": resource.kind}
+        assert load_one(trimmed) == load_one(whole), resource.kind
+        assert "managedFields" not in trimmed["metadata"]
+        assert "annotations" not in trimmed["metadata"]
+        assert len(json.dumps(trimmed)) < len(json.dumps(whole)) / 2, resource.kind
+    assert kept(SLICES, full_slice)["endpoints"][0].keys() == {
+        "addresses",
+        "conditions",
+        "zone",
+        "nodeName",
+    }
+    # What the status writer compares and writes back is kept.
+    policy = kept(POLICIES, full_policy)
+    assert policy["status"] == {"ancestors": []} and policy["spec"] == full_policy["spec"]
+    assert policy["metadata"]["resourceVersion"] == "41"
+
+
+def load_one(body: dict[str, Any]) -> dict[str, Any]:
+    loaded = load([Document("kubernetes", body)], {})
+    assert not loaded.problems, loaded.problems
+    (obj,) = loaded.objects.values()
+    # What is never read of a policy's metadata (only a kind we own has these fields at all).
+    return obj.model_dump(exclude={"metadata": {"uid", "annotations", "managed_fields"}})
+
+
+def test_a_relist_of_the_same_objects_keeps_what_is_held_and_signals_nothing() -> None:
+    services, policies = Scope(SERVICES, None), Scope(POLICIES, None)
+    store = Store([services, policies])
+    statuses: list[None] = []
+    store.on_status = lambda: statuses.append(None)
+    written = {**bcp("p", {}), "status": {"ancestors": []}}
+    store.apply(Listed(services, (service("a"), service("b"))))
+    store.apply(Listed(policies, (written,)))
+    held = store.objects(SERVICES)
+    store.changed.clear()
+
+    # As after an API server restart: every object again, each a new copy of the same.
+    store.apply(Listed(services, (service("a"), service("b"))))
+    store.apply(Listed(policies, (copy.deepcopy(written),)))
+
+    assert not store.changed.is_set() and statuses == []
+    again = store.objects(SERVICES)
+    assert again == held and all(again[k] is held[k] for k in held)  # the copies are dropped

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from xdscp.sources.kubernetes.api import JSON, ApiError, Query
 from xdscp.sources.kubernetes.kinds import Resource
+from xdscp.sources.kubernetes.trim import kept
 
 log = logging.getLogger("xdscp.kubernetes")
 GONE = 410
@@ -81,7 +82,9 @@ class Timing:
     page_size: int = 500
     watch_seconds: int = 300  # each watch asks to end after 1-2x this, as client-go jitters it
     backoff_initial: float = 0.2
-    backoff_max: float = 5.0
+    # Short: an API server coming back is seen within a second (a patch made then reaches
+    # Envoy soon after); a failed attempt costs the server next to nothing.
+    backoff_max: float = 1.0
     shortest_watch: float = 1.0  # a watch ending sooner with no event counts as a failure
     optional_retry: float = 60.0  # how often a refused optional kind is asked for again
 
@@ -157,7 +160,7 @@ class Reflector:
                 query.append(("continue", token))
             with _relist_on_gone():
                 page = self.api.get(self.scope.path, query)
-            objects.extend(self._typed(item) for item in page.get("items") or ())
+            objects.extend(kept(self.scope.resource, item) for item in page.get("items") or ())
             meta = page.get("metadata") or {}
             token = meta.get("continue") or ""
             if not token:
@@ -192,21 +195,10 @@ class Reflector:
             raise ApiError(int(body.get("code") or 0), str(body.get("message")))
         version = str((body.get("metadata") or {}).get("resourceVersion") or version)
         if kind in ("ADDED", "MODIFIED"):
-            self._emit(Changed(self.scope, self._typed(body)))
+            self._emit(Changed(self.scope, kept(self.scope.resource, body)))
         elif kind == "DELETED":
-            self._emit(Deleted(self.scope, self._typed(body)))
+            self._emit(Deleted(self.scope, kept(self.scope.resource, body)))
         return version  # a BOOKMARK only moves the resourceVersion on
-
-    def _typed(self, body: JSON) -> JSON:
-        # List items of built-in kinds come without apiVersion and kind; the model needs both.
-        resource = self.scope.resource
-        if resource.metadata_only:
-            meta = {k: v for k, v in (body.get("metadata") or {}).items() if k != "managedFields"}
-            body = {"metadata": meta}
-        data = body.get("data")
-        if resource.data_keys and isinstance(data, dict):
-            body = {**body, "data": {k: v for k, v in data.items() if k in resource.data_keys}}
-        return {**body, "apiVersion": resource.api_version, "kind": resource.kind}
 
     def _backoff(self, failures: int) -> float:
         delay = min(self.timing.backoff_initial * 2.0 ** (failures - 1), self.timing.backoff_max)

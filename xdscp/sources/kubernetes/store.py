@@ -120,6 +120,8 @@ class Store:
 
 def _entry(key: ObjectKey, body: JSON, old: _Entry | None) -> tuple[_Entry, bool]:
     """The entry for a new body, and whether its configuration changed."""
+    if old is not None and old.body == body:
+        return old, False  # a relist's copy of what is held: the copy is dropped, not kept
     content = _content(body)
     if old is not None and old.content == content:
         return replace(old, body=body), False
