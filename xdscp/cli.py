@@ -65,6 +65,10 @@ def _admin_url(text: str) -> str:
 def _serve(args: argparse.Namespace) -> int:
     if bool(args.paths) == args.kubernetes:
         raise UserError("give YAML files or directories, or --kubernetes (not both)")
+    try:
+        limits = app.Limits(**{field: getattr(args, field) for field in app.BOUNDS})
+    except ValueError as err:
+        raise UserError(str(err)) from err
     config = app.ServeConfig(
         paths=tuple(args.paths),
         xds_address=args.xds_address,
@@ -74,7 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
         local_cluster=args.local_cluster,
         max_message_bytes=args.max_message_bytes,
         max_concurrent_streams=args.max_concurrent_streams,
-        limits=app.Limits(**{field: getattr(args, field) for field in app.BOUNDS}),
+        limits=limits,
         ready_file=args.ready_file,
         tls=_tls(args),
         kubernetes=_kubernetes(args) if args.kubernetes else None,

@@ -21,6 +21,8 @@ from xdscp.resourcetypes import BY_URL
 from xdscp.server.auth import refusal
 from xdscp.server.stream import Request
 
+# Every type URL xdscp serves (the longest is 67 characters) and every nonce it sends fit.
+MIN_NAME_LENGTH = 128
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
 
@@ -34,6 +36,16 @@ class Limits:
     names_per_request: int = 50_000
     names_per_stream: int = 100_000
     unknown_types: int = 16
+
+    def __post_init__(self) -> None:
+        if self.name_length < MIN_NAME_LENGTH:
+            raise ValueError(
+                f"--max-name-length {self.name_length} is below {MIN_NAME_LENGTH}: "
+                "every type URL and nonce must fit"
+            )
+        for bound in BOUNDS.values():
+            if getattr(self, bound.field) < 1:
+                raise ValueError(f"{bound.flag} must be at least 1")
 
 
 @dataclass(frozen=True)

@@ -101,22 +101,26 @@ class AdsServicer:
                     snapshot = self.cache.get(group)
                     output = stream.on_snapshot(snapshot) if snapshot else None
                 else:
-                    observer.request(event)
-                    await self._check(admission.admit(event), stream_log, context)
-                    if cancel_watch is None:
-                        node_group = self.cache.group_of(admission.node_of(event))
-                        group, status.group = node_group.key, node_group
-                        cancel_watch = self.cache.watch(group, wakeup)
-                        stream_log.info(
-                            "%s stream opened from %s, group %s",
-                            variant,
-                            status.peer,
-                            group,
-                        )
-                        if note := self.cache.explain(node_group):
-                            stream_log.warning("group %s: %s", group, note)
-                    output = stream.on_request(event, self.cache.get(group))
-                    await self._check(admission.hold(stream.names_held()), stream_log, context)
+                    rejection = admission.admit(event)
+                    if rejection is None:
+                        observer.request(event)
+                        if cancel_watch is None:
+                            node_group = self.cache.group_of(admission.node_of(event))
+                            group, status.group = node_group.key, node_group
+                            cancel_watch = self.cache.watch(group, wakeup)
+                            stream_log.info(
+                                "%s stream opened from %s, group %s",
+                                variant,
+                                status.peer,
+                                group,
+                            )
+                            if note := self.cache.explain(node_group):
+                                stream_log.warning("group %s: %s", group, note)
+                        output = stream.on_request(event, self.cache.get(group))
+                        rejection = admission.hold(stream.names_held())
+                    if rejection is not None:
+                        self._refuse(rejection, stream_log, context)
+                        return
                 if output is None:
                     continue
                 observer.record(output.events)
@@ -131,18 +135,18 @@ class AdsServicer:
             self.metrics.streams.labels(variant).dec()
             stream_log.info("%s stream closed", variant)
 
-    async def _check(
-        self,
-        rejection: Rejection | None,
-        stream_log: StreamLog,
-        context: grpc.aio.ServicerContext,
+    def _refuse(
+        self, rejection: Rejection, stream_log: StreamLog, context: grpc.aio.ServicerContext
     ) -> None:
-        """End the stream if `rejection` says so: counted, logged once, told to the client."""
-        if rejection is None:
-            return
+        """The status to end the stream with: counted, logged once, told to the client.
+
+        Set, and the handler returns: an abort (an exception through grpc.aio) left memory
+        behind in the server, as much as the request that was refused, on every refusal.
+        """
         self.metrics.rejected.labels(rejection.reason).inc()
         stream_log.warning("stream ended with %s: %s", rejection.code.name, rejection.message)
-        await context.abort(rejection.code, rejection.message)
+        context.set_code(rejection.code)
+        context.set_details(rejection.message)
 
 
 async def _read(

@@ -22,18 +22,23 @@ class DeltaStream(StreamBase):
     def __init__(self, stream_id: int = 0) -> None:
         super().__init__(stream_id)
         self._nonces = itertools.count(1)
-        # The version of the snapshot every subscription was last compared with in full;
-        # None after a subscription changed. In sync, only a snapshot's changes need a look.
+        # The version of the snapshot every subscription has been compared with: in sync, a
+        # new snapshot needs a look at only what it changed.
         self._synced: str | None = None
+        # Per type, the serial of the snapshot whose names the stream's were last compared with.
+        self._compared: dict[str, int] = {}
 
     def on_request(self, request: Request, snapshot: Snapshot | None) -> Output:
+        """Work in proportion to the request, whatever the stream subscribed before: only the
+        names it (un)subscribes are looked at, and a whole table only for a new subscription
+        or a new wildcard."""
         if not self.accept_type(request):
             return self.output([])
         assert isinstance(request, discovery_pb2.DeltaDiscoveryRequest)
         type_url = request.type_url
         subscription = self.subscriptions.get(type_url)
-        subscribe = set(request.resource_names_subscribe)
-        unsubscribe = set(request.resource_names_unsubscribe)
+        subscribe = frozenset(request.resource_names_subscribe)
+        unsubscribe = frozenset(request.resource_names_unsubscribe)
         first = subscription is None
         if subscription is None:
             subscription = self.subscriptions[type_url] = Subscription(
@@ -41,25 +46,28 @@ class DeltaStream(StreamBase):
                 wildcard=not subscribe and type_url in WILDCARD_BY_DEFAULT,
             )
         # Subscription changes count even on a request whose nonce is stale.
+        became_wildcard = WILDCARD in subscribe and not subscription.wildcard
         if WILDCARD in subscribe:
             subscription.wildcard = True
         if WILDCARD in unsubscribe:
             subscription.wildcard = False
         if subscribe or unsubscribe:
-            names = (subscription.names | subscribe) - unsubscribe - {WILDCARD}
-            # Every Envoy names every cluster's endpoints: one set for them all.
-            shared = snapshot.names(type_url) if snapshot is not None else None
-            subscription.names = shared if shared == names else names
+            self._rename(type_url, subscription, subscribe, unsubscribe, snapshot)
         for name in unsubscribe:
             subscription.known.forget(name)
-        if first or subscribe or unsubscribe:
-            self._synced = None
         self._answer(type_url, subscription, request)
         if snapshot is None:
+            self._synced = None  # nothing compared: the first snapshot gets a full look
             return self.output([])
         # Everything due goes out in push order, not just this type: the snapshot may have
         # changed since the last wake-up, and a cluster must precede its endpoints.
         responses = self._due(snapshot)
+        # Then what this request changed: the whole type for a new subscription or wildcard;
+        # else the names it named (a wildcard client that unsubscribes a name still gets it).
+        scope = None if first or became_wildcard else (subscribe | unsubscribe) - {WILDCARD}
+        if scope is None or scope:
+            responses += self._respond(type_url, subscription, snapshot, scope, updates=True)
+            responses += self._respond(type_url, subscription, snapshot, scope, removals=True)
         if first and not self.sent_now(type_url):
             if request.initial_resource_versions:
                 # A reconnecting client that holds everything current is in sync as it is.
@@ -71,6 +79,32 @@ class DeltaStream(StreamBase):
 
     def on_snapshot(self, snapshot: Snapshot) -> Output:
         return self.output(self._due(snapshot))
+
+    def _rename(
+        self,
+        type_url: str,
+        subscription: Subscription,
+        subscribe: frozenset[str],
+        unsubscribe: frozenset[str],
+        snapshot: Snapshot | None,
+    ) -> None:
+        """The stream's own set of names, changed in place; a set shared with others is
+        copied on its first change. Every Envoy names every cluster's endpoints, so names
+        equal to a table's share its one set: compared at most once per snapshot, never on
+        every request, as a comparison costs every name."""
+        names = subscription.names
+        own = names if isinstance(names, set) else set(names)
+        own |= subscribe
+        own -= unsubscribe
+        own.discard(WILDCARD)
+        subscription.names = own
+        if snapshot is None or self._compared.get(type_url) == snapshot.serial:
+            return
+        if len(own) == len(snapshot.resources[type_url]):
+            self._compared[type_url] = snapshot.serial
+            shared = snapshot.names(type_url)
+            if own <= shared:  # and as many: the same names
+                subscription.names = shared
 
     def _due(self, snapshot: Snapshot) -> list[bytes]:
         """Additions and updates in push order, then removals in removal order."""
@@ -195,9 +229,12 @@ def _held(type_url: str, initial: Mapping[str, str], snapshot: Snapshot | None) 
 def _scope(
     subscription: Subscription, table: Mapping[str, Resource], only: frozenset[str] | None
 ) -> AbstractSet[str]:
+    """The names to compare: all the client wants, or those of `only` it wants (in time
+    proportional to `only`, however many it wants)."""
     names = subscription.names
-    scope: AbstractSet[str] = table.keys() | names if subscription.wildcard else names
-    return scope if only is None else scope & only
+    if only is None:
+        return table.keys() | names if subscription.wildcard else names
+    return only if subscription.wildcard else only & names
 
 
 def _covers(scope: AbstractSet[str], table: Mapping[str, Resource]) -> bool:

@@ -114,6 +114,7 @@ class SotwStream(StreamBase):
     ) -> SotwResponse:
         """What the subscription asks for now, held until it asks for something else: the
         snapshot shares a response to names only while some stream holds it."""
-        names = None if subscription.wildcard else subscription.names
+        # What a request named, as it was (frozenset() of a frozenset is the same object).
+        names = None if subscription.wildcard else frozenset(subscription.names)
         response = self._wants[type_url] = snapshot.sotw(type_url, names)
         return response

@@ -6,6 +6,7 @@ A stream is pure protocol state: requests and snapshots in, the responses to sen
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -25,7 +26,9 @@ class Subscription:
     """One type on one stream: what the client asked for and what it was sent."""
 
     wildcard: bool = False
-    names: frozenset[str] = frozenset()
+    # State of the world: each request's names, as they are (a frozenset, shared with other
+    # streams as the key of a response); delta: a set, changed in place by each request.
+    names: AbstractSet[str] = frozenset()
     nonce: str = ""  # of the newest response
     # State of the world: the version of the newest response, and whether it awaits an answer.
     sent_version: str = ""

@@ -1,0 +1,59 @@
+"""A request costs in proportion to itself, not to what its stream asked for before.
+
+Measured as memory allocated while the request is handled (tracemalloc's peak: exact and
+repeatable, unlike time): a stream that rescans or sorts every name it holds allocates in
+proportion to them on every request.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Callable
+
+from tests.server.harness import delta, snapshot, sotw
+from xdscp.resourcetypes import CLUSTER as CDS
+from xdscp.resourcetypes import ENDPOINT as EDS
+from xdscp.resourcetypes import ROUTE as RDS
+from xdscp.server.delta import DeltaStream
+from xdscp.server.sotw import SotwStream
+from xdscp.server.stream import Output
+
+HELD = 100_000
+# A one-name request and its response take a few KiB; the names held take megabytes.
+SMALL = 64 * 1024
+SNAPSHOT = snapshot({f"c{i}": 1 for i in range(2_000)})
+
+
+def allocated(handle: Callable[[], Output], answered: bool = True) -> int:
+    """The most memory allocated at once while `handle` runs (and whether it answered)."""
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        output = handle()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert bool(output.responses) == answered
+    return peak - base
+
+
+def test_delta_one_name_subscribe_costs_the_same_on_a_stream_holding_many() -> None:
+    stream = DeltaStream(1)
+    stream.on_request(delta(CDS, with_node=True), SNAPSHOT)  # every cluster (wildcard)
+    names = [f"missing-{i}" for i in range(HELD)]
+    stream.on_request(delta(EDS, subscribe=names), SNAPSHOT)
+    assert stream.names_held() >= HELD
+    assert allocated(lambda: stream.on_request(delta(EDS, subscribe=["c7"]), SNAPSHOT)) < SMALL
+    # ... also for a wildcard type and for a name that does not exist.
+    new = delta(CDS, subscribe=["new"])
+    assert allocated(lambda: stream.on_request(new, SNAPSHOT), answered=False) < SMALL
+    gone = delta(EDS, unsubscribe=["c7"])
+    assert allocated(lambda: stream.on_request(gone, SNAPSHOT), answered=False) < SMALL
+    assert allocated(lambda: stream.on_request(delta(EDS, subscribe=["c8"]), SNAPSHOT)) < SMALL
+
+
+def test_sotw_request_for_one_name_costs_the_same_beside_a_type_holding_many() -> None:
+    stream = SotwStream(1)
+    stream.on_request(sotw(EDS, [f"missing-{i}" for i in range(HELD)], with_node=True), SNAPSHOT)
+    # Every type's response is looked at on each request: it must not be built again.
+    assert allocated(lambda: stream.on_request(sotw(RDS, ["r"]), SNAPSHOT)) < SMALL
