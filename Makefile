@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: demo compose-demo check test lint typecheck k8s deploy-render golden soak clean
+.PHONY: demo compose-demo check test lint typecheck k8s deploy-render golden soak fuzz clean
 
 $(BIN)/xdscp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ test: lint typecheck k8s
 # Ten minutes of changes to 1,000 streams (one minute of it runs in `make test`).
 soak: $(BIN)/xdscp
 	$(BIN)/python -m tests.soak.soak --seconds 600 --streams 1000
+
+# Random xDS clients against the server, 2,000 sequences of up to 100 requests, failures
+# shrunk (20 short ones run in `make test`); EXAMPLES=N for more or fewer.
+EXAMPLES ?= 2000
+fuzz: $(BIN)/xdscp
+	XDSCP_FUZZ_EXAMPLES=$(EXAMPLES) $(BIN)/pytest -q -p no:logging tests/server/test_fuzz.py $(ARGS)
 
 include bench/bench.mk
 
