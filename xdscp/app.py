@@ -174,6 +174,9 @@ class Findings:
     errors: tuple[Problem, ...]
     warnings: tuple[Problem, ...]
 
+    def __bool__(self) -> bool:
+        return bool(self.errors or self.warnings)
+
 
 def findings(paths: tuple[Path, ...]) -> Findings:
     update = load(existing(paths))

@@ -137,8 +137,12 @@ def _validate(args: argparse.Namespace) -> int:
     for problem in (*found.errors, *found.warnings):
         print(problem)
     errors, warnings = len(found.errors), len(found.warnings)
-    print(f"{errors} errors, {warnings} warnings" if errors or warnings else "all valid")
+    print(f"{_count(errors, 'error')}, {_count(warnings, 'warning')}" if found else "all valid")
     return 1 if errors or (warnings and args.strict) else 0
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _render(args: argparse.Namespace) -> int:

@@ -50,7 +50,7 @@ def test_a_policy_whose_target_is_missing_is_a_warning(policies: Path) -> None:
     assert result.stdout.splitlines() == [
         f"warning: {path}: BackendConfigPolicy httpbin/keepalive: "
         "TargetNotFound: Service httpbin/httpbinn not found",
-        "0 errors, 1 warnings",
+        "0 errors, 1 warning",
     ]
     assert xdscp("validate", "--strict", policies).returncode == 1
 
@@ -72,7 +72,7 @@ def test_an_unknown_kind_of_a_group_xdscp_reads_is_an_error(policies: Path) -> N
     assert result.stdout.splitlines() == [
         f"{path}: BackendConfigPolicyy httpbin/keepalive: kind: no kind BackendConfigPolicyy "
         "in API group gateway.kgateway.dev; did you mean BackendConfigPolicy?",
-        "1 errors, 0 warnings",
+        "1 error, 0 warnings",
     ]
 
 

@@ -111,7 +111,10 @@ def test_invalid_policy_keeps_the_last_good_cluster_and_validate_prints_the_logg
 
     # The same lines, word for word: served by the admin endpoint, logged, printed by validate.
     assert validated.returncode == 1, validated
-    assert validated.stdout.splitlines() == [*problems, f"{len(problems)} errors, 0 warnings"]
+    assert validated.stdout.splitlines() == [
+        *problems,
+        f"{len(problems)} error{'s' * (len(problems) != 1)}, 0 warnings",
+    ]
     (line,) = (p for p in problems if broken.error in p)
     assert line in logged_lines
     assert line.startswith(f"{stack.policies / 'httpbin-keepalive.yaml'}: ")
