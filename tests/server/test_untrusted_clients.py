@@ -15,6 +15,7 @@ import pytest
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 
+from tests.live import ROOT
 from tests.server.harness import (
     Server,
     delta,
@@ -30,7 +31,7 @@ from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.resourcetypes import ENDPOINT as EDS
 from xdscp.resourcetypes import LISTENER as LDS
 from xdscp.resourcetypes import ROUTE as RDS
-from xdscp.server.admission import Limits
+from xdscp.server.admission import BOUNDS, Limits
 from xdscp.server.stream import Request
 
 LIMITS = Limits()
@@ -316,3 +317,11 @@ def test_nonces_ids_and_names_under_the_bounds_are_served() -> None:
             assert rejected(server) == {}
 
     run(scenario)
+
+
+def test_readme_lists_every_bound_with_its_default() -> None:
+    section = (ROOT / "README.md").read_text().split("### What an xDS client may send\n")[1]
+    cells = [row.split("|") for row in section.splitlines() if row.startswith("| `--")]
+    rows = {cell[1].strip(" `"): cell[2].strip(" `") for cell in cells}
+    defaults = {bound.flag: str(getattr(LIMITS, field)) for field, bound in BOUNDS.items()}
+    assert {flag: rows.get(flag) for flag in defaults} == defaults
