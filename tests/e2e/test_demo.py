@@ -55,7 +55,7 @@ def test_demo_once_prints_the_guides_cluster_and_a_200() -> None:
     result = demo(ROOT)
     assert_the_guides_output(result)
     # xdscp's admin is on serve's default port, so `xdscp status` needs no flag.
-    assert f"admin on http://127.0.0.1:{XDSCP_ADMIN_PORT}" in result.stdout
+    assert f"admin on http://127.0.0.1:{XDSCP_ADMIN_PORT}: .venv/bin/xdscp status)" in result.stdout
 
 
 @pytest.fixture
@@ -74,7 +74,10 @@ def test_every_port_of_the_demo_can_be_changed(root: Path) -> None:
         *("--envoy-admin-port", str(envoy_admin)),
     )
     assert_the_guides_output(result)
-    assert f"xDS on 127.0.0.1:{xds}, admin on http://127.0.0.1:{admin}" in result.stdout
+    assert (
+        f"xDS on 127.0.0.1:{xds}, admin on http://127.0.0.1:{admin}: "
+        f".venv/bin/xdscp status --admin http://127.0.0.1:{admin})"
+    ) in result.stdout
     assert f"admin on http://127.0.0.1:{envoy_admin})" in result.stdout
     # Envoy logs only warnings and errors: a bind failure would not hide under info lines.
     envoy_log = (root / ".demo" / "envoy.log").read_text()

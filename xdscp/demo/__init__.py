@@ -64,7 +64,7 @@ def run(root: Path, once: bool, ports: Ports = Ports()) -> int:
             stack.callback(Httpbin(workdir, httpbin_port).stop)
             step(
                 f"starting xdscp serving {policies} (xDS on 127.0.0.1:{ports.xds}, "
-                f"admin on http://127.0.0.1:{ports.admin}: xdscp status --admin that)"
+                f"admin on http://127.0.0.1:{ports.admin}: {_status_command(ports.admin)})"
             )
             server = Xdscp([policies], workdir, xds_port=ports.xds, admin_port=ports.admin)
             stack.callback(server.stop)
@@ -95,6 +95,12 @@ def run(root: Path, once: bool, ports: Ports = Ports()) -> int:
         step(f"serving; edit {policies} and Envoy follows. Ctrl-C stops everything.")
         _wait_for_interrupt()
     return 0
+
+
+def _status_command(admin_port: int) -> str:
+    """How to ask this demo's xdscp which Envoy runs what (`.venv/bin`: as `make demo` runs)."""
+    flag = "" if admin_port == XDSCP_ADMIN_PORT else f" --admin http://127.0.0.1:{admin_port}"
+    return f".venv/bin/xdscp status{flag}"
 
 
 def _policy_ports(resources: Resources, policies: Path) -> tuple[int, int]:
