@@ -12,4 +12,8 @@ bench-quick: $(BIN)/xdscp
 bench-profile: $(BIN)/xdscp
 	$(BIN)/python -m bench.profile $(ARGS)
 
-.PHONY: bench bench-quick bench-profile
+# Push latency to a live Envoy with and without issue 18's hostile clients (bench/hostile.py).
+bench-hostile: $(BIN)/xdscp
+	@$(BIN)/python -m bench.hostile $(ARGS)
+
+.PHONY: bench bench-quick bench-profile bench-hostile
