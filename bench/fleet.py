@@ -34,7 +34,7 @@ def cluster_name(i: int) -> str:
 
 def endpoint_address(i: int) -> str:
     """A loopback address per Service: nothing outside this machine is ever named."""
-    return f"127.1.{i // 250}.{i % 250 + 1}"
+    return f"127.{1 + i // 62500}.{i // 250 % 250}.{i % 250 + 1}"  # as before below 62,500
 
 
 def service_docs(i: int, generation: int = 0) -> list[Doc]:
