@@ -7,9 +7,19 @@ import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from bench.servers import Controlled
+
+class Served(Protocol):
+    """What the load generator drives: an ADS port, a control surface (`POST /change?i=K`,
+    `GET /stats`; bench/servers.py's Controlled, or push_k8s's for Kubernetes mode) and the
+    server's memory."""
+
+    xds_port: int
+    control: str
+
+    def memory(self) -> tuple[int, int]: ...
+
 
 TIMEOUT = 240  # seconds, for the whole load generator run
 
@@ -28,7 +38,7 @@ class Load:
         return self.syncing >= self.streams
 
 
-def run(server: Controlled, loadgen: Path, load: Load, change: int) -> dict[str, Any]:
+def run(server: Served, loadgen: Path, load: Load, change: int) -> dict[str, Any]:
     idle_rss, _ = server.memory()
     argv = [str(loadgen), "-xds", f"127.0.0.1:{server.xds_port}", "-control", server.control]
     argv += ["-streams", str(load.streams), "-channels", str(load.channels)]

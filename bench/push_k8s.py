@@ -20,17 +20,20 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from kubernetes import client
 
-from bench import fleet, measure, push
+from bench import fanout, fleet, gobuild, measure, push
 from bench.push import Plan
 from tests.k8s.apiserver import REPO_CRD_DIR, KubeCluster
 from tests.k8s.kmode import metric, start_xdscp
@@ -45,6 +48,7 @@ SETTLE = 1.0  # seconds without a status write before measuring
 PATHS = {resource.kind: resource for resource in WATCHED}
 WRITES = 'xdscp_status_writes_total{kind="BackendConfigPolicy",result="written"}'
 THROTTLED = 'xdscp_status_writes_total{kind="BackendConfigPolicy",result="throttled"}'
+FANOUT_CHANGED = 5  # the policy the fan-out changes
 RESTARTS = 2  # API server restarts in turn: a lasting step in RSS shows by the second
 
 
@@ -161,10 +165,12 @@ def lifecycle(
     started: float,
     change: push.Change,
     generation: dict[int, int],
+    fanout_load: fanout.Load | None = None,
 ) -> dict[str, Any]:
     """A fresh xdscp on the loaded API server, with a live Envoy from the start: seconds to
     /readyz, to every cluster active in Envoy and to the initial status writes; RSS in sync;
-    then API server restarts, each making every watch relist (resourceVersions expired)."""
+    then API server restarts, each making every watch relist (resourceVersions expired); then,
+    if asked, `fanout_load` streams on this replica (streams_per_replica)."""
     out: dict[str, Any] = {}
     with push.envoy(server.xds_port, plan.delta, workdir) as proxy:
         wait_for(lambda: http_get(server.admin + "/readyz")[0] == 200, 300, "/readyz")
@@ -183,6 +189,8 @@ def lifecycle(
         out["api_server_restarts"] = [
             _restart(cluster, server, proxy, change, generation) for _ in range(RESTARTS)
         ]
+    if fanout_load is not None:
+        out["fanout"] = streams_per_replica(server, change, generation, fanout_load)
     return out
 
 
@@ -210,7 +218,69 @@ def _restart(
     return {"patch_applied_seconds": applied, "rss_after_relist_mib": rss, "peak_rss_mib": peak}
 
 
-def through_kubernetes(plans: Iterable[Plan], workdir: Path) -> dict[Plan, dict[str, Any]]:
+class KubernetesControl:
+    """The load generator's control surface (fanout.Served) for `xdscp serve --kubernetes`:
+    `POST /change?i=K` merge-patches policy K through the API server, `GET /stats` reads the
+    xdscp process's CPU and memory from /proc."""
+
+    def __init__(self, server: Xdscp, change: Callable[[int], object]) -> None:
+        self.xds_port, self._pid = server.xds_port, server.popen.pid
+        pid = self._pid
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                rss, hwm = measure.memory(pid)
+                self._reply(
+                    {"rss_bytes": rss, "hwm_bytes": hwm, "cpu_seconds": measure.cpu_seconds(pid)}
+                )
+
+            def do_POST(self) -> None:
+                change(int(parse_qs(urlsplit(self.path).query)["i"][0]))
+                self._reply({"publish_seconds": None})
+
+            def _reply(self, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.control = f"http://127.0.0.1:{self._httpd.server_port}"
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def memory(self) -> tuple[int, int]:
+        return measure.memory(self._pid)
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def streams_per_replica(
+    server: Xdscp, change: push.Change, generation: dict[int, int], load: fanout.Load
+) -> dict[str, Any]:
+    """The load generator's streams on this one replica: seconds until all are in sync, a
+    policy patched until the last of them has it, and RSS per stream."""
+
+    def patched(i: int) -> None:
+        generation[i] = generation.get(i, 0) + 1
+        change(i, generation[i])
+
+    control = KubernetesControl(server, patched)
+    try:
+        return fanout.run(control, gobuild.binary("loadgen"), load, FANOUT_CHANGED)
+    finally:
+        control.close()
+
+
+def through_kubernetes(
+    plans: Iterable[Plan], workdir: Path, fanout_load: fanout.Load | None = None
+) -> dict[Plan, dict[str, Any]]:
     """Each plan's figures; one API server per fleet size, the plans of a size in turn. The
     first plan of a size also measures start-up, the initial status writes, RSS and API
     server restarts (`lifecycle`)."""
@@ -237,7 +307,9 @@ def through_kubernetes(plans: Iterable[Plan], workdir: Path) -> dict[Plan, dict[
                     first = (
                         {}
                         if k
-                        else lifecycle(cluster, server, plan, where, started, change, generation)
+                        else lifecycle(
+                            cluster, server, plan, where, started, change, generation, fanout_load
+                        )
                     )
                     wait_for(partial(_settled, server), 120, "status writes to settle")
                     figures = push.through_serve(server, plan, where, change, generation)
@@ -252,10 +324,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("sizes", nargs="+", type=int, help="numbers of Services")
     parser.add_argument("--changes", type=int, default=50, help="measured changes per plan")
+    parser.add_argument("--streams", type=int, default=0, help="also N delta streams at once")
+    parser.add_argument("--keep", type=Path, help="work here and keep the logs (else a temp dir)")
     args = parser.parse_args()
     plans = [Plan(n, delta, args.changes) for n in args.sizes for delta in (False, True)]
-    with tempfile.TemporaryDirectory(prefix="xdscp-bench-k8s-") as where:
-        measured = through_kubernetes(plans, Path(where))
+    with tempfile.TemporaryDirectory(prefix="xdscp-bench-k8s-") as scratch:
+        load = fanout.Load(args.streams, True, syncing=args.streams) if args.streams else None
+        measured = through_kubernetes(plans, args.keep or Path(scratch), load)
     names = {plan: f"{'delta' if plan.delta else 'sotw'}@{plan.n}" for plan in plans}
     print(json.dumps({names[p]: figures for p, figures in measured.items()}, indent=2))
 
