@@ -38,7 +38,7 @@ from bench.push import Plan
 from tests.k8s.apiserver import REPO_CRD_DIR, KubeCluster
 from tests.k8s.kmode import metric, start_xdscp
 from tests.processes import Envoy, Xdscp, free_port
-from xdscp.demo.processes import http_get, wait_for
+from xdscp.demo.processes import Process, http_get, wait_for
 from xdscp.sources.kubernetes.kinds import POLICIES, WATCHED
 
 IDENTITY = "xdscp-bench"  # the same for every run, so a new process takes the Lease at once
@@ -140,15 +140,28 @@ def _rss_mib(server: Xdscp) -> tuple[float, float]:
     return round(rss / 2**20, 1), round(peak / 2**20, 1)
 
 
+def _cpu(server: Xdscp, apiserver: Process | None) -> dict[str, float]:
+    out = {"xdscp": measure.cpu_seconds(server.popen.pid)}
+    if apiserver is not None:
+        out["kube-apiserver"] = measure.cpu_seconds(apiserver.popen.pid)
+    return out
+
+
 def _active_clusters(proxy: Envoy) -> int:
-    stats = proxy.stats("cluster_manager.active_clusters")
+    try:
+        stats = proxy.stats("cluster_manager.active_clusters")
+    except OSError:  # Envoy's admin answers late while it adds thousands of clusters
+        return 0
     return int(stats.get("cluster_manager.active_clusters", "0"))
 
 
 def _keepalive_time(proxy: Envoy, i: int) -> int | None:
     """Service i's cluster's keepalive time as Envoy holds it (one cluster's config_dump)."""
     query = f"resource=dynamic_active_clusters&name_regex=^{fleet.cluster_name(i)}$"
-    dump = json.loads(http_get(f"{proxy.admin}/config_dump?{query}")[1])
+    try:
+        dump = json.loads(http_get(f"{proxy.admin}/config_dump?{query}")[1])
+    except OSError:  # busy applying an update
+        return None
     for config in dump.get("configs", []):
         cluster = config.get("cluster") or {}
         keepalive = (cluster.get("upstream_connection_options") or {}).get("tcp_keepalive") or {}
@@ -176,6 +189,8 @@ def lifecycle(
         wait_for(lambda: http_get(server.admin + "/readyz")[0] == 200, 300, "/readyz")
         out["readyz_seconds"] = _since(started)
         ready_at = time.monotonic()
+        apiserver = cluster.apiserver.process
+        cpu = _cpu(server, apiserver)
         wait_for(lambda: _active_clusters(proxy) >= plan.n, 600, "every cluster active in Envoy")
         out["clusters_active_seconds"] = _since(started)
         wait_for(lambda: metric(server, WRITES) >= plan.n, 600, "the initial status writes")
@@ -183,6 +198,8 @@ def lifecycle(
             "count": metric(server, WRITES),
             "seconds_after_readyz": _since(ready_at),
             "throttled": metric(server, THROTTLED),
+            # CPU seconds each spent from /readyz to the last write (Envoy's start-up too).
+            "cpu_seconds": {k: round(v - cpu[k], 1) for k, v in _cpu(server, apiserver).items()},
         }
         wait_for(partial(_settled, server), 300, "status writes to settle")
         out["rss_in_sync_mib"] = _rss_mib(server)[0]

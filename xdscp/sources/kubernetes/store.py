@@ -35,7 +35,6 @@ SOURCE = "kubernetes"  # Problem.source of everything read from the API server
 @dataclass(frozen=True)
 class _Entry:
     body: JSON  # as last stored, status included
-    content: JSON  # what configures something: the body without status and bookkeeping
     object: KubeObject | None  # the current version if valid, else the last valid one
     problems: tuple[Problem, ...]
 
@@ -122,12 +121,13 @@ def _entry(key: ObjectKey, body: JSON, old: _Entry | None) -> tuple[_Entry, bool
     """The entry for a new body, and whether its configuration changed."""
     if old is not None and old.body == body:
         return old, False  # a relist's copy of what is held: the copy is dropped, not kept
-    content = _content(body)
-    if old is not None and old.content == content:
+    # What configures something (the body without status and bookkeeping) is compared, not
+    # kept: two more dicts per object, at 10,000 objects and more, for a rare comparison.
+    if old is not None and _content(old.body) == _content(body):
         return replace(old, body=body), False
     previous: Mapping[ObjectKey, KubeObject] = {key: old.object} if old and old.object else {}
     loaded = load([Document(SOURCE, body)], previous)
-    return _Entry(body, content, loaded.objects.get(key), tuple(loaded.problems)), True
+    return _Entry(body, loaded.objects.get(key), tuple(loaded.problems)), True
 
 
 def _content(body: JSON) -> JSON:
