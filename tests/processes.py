@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from xdscp.demo import processes
-from xdscp.demo.processes import http_get
+from xdscp.demo.processes import NotReady, Process, http_get, wait_for
 from xdscp.verify import dynamic_clusters
 
 
@@ -46,3 +46,29 @@ class Envoy(processes.Envoy):
     def stats(self, prefix: str = "") -> dict[str, str]:
         text = http_get(self.admin + f"/stats?filter=^{prefix}")[1].decode()
         return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+
+
+def wait_routed(
+    envoy: Process,
+    get: Callable[[], int],
+    what: str,
+    logs: Callable[[], str] = str,
+) -> None:
+    """Until `get()` (a request through `envoy`) answers 200: a refused connection means not
+    yet; a dead Envoy fails at once; the processes' `logs()` join the error if it never does."""
+
+    def routed() -> bool:
+        envoy.check_alive()
+        try:
+            return get() == 200
+        except OSError:
+            return False
+
+    try:
+        wait_for(routed, 30, f"a 200 for {what}")
+    except NotReady as err:
+        raise NotReady(f"{err}\n{logs()}") from err
+
+
+def log_tails(processes: list[Process], lines: int = 30) -> str:
+    return "\n".join(f"--- {p.name}\n{p.log_tail(lines)}" for p in processes)

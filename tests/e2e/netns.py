@@ -7,6 +7,7 @@ Namespace    one `ip netns` namespace: `ip -n`, `ip netns exec` as an argv prefi
              `run(fn)`, which calls fn in a thread that has joined the namespace, so plain
              Python sockets (urllib, the project's http_get) reach its loopback
 veth_pair    a veth pair with one end in each of two namespaces, addressed and up
+serve        `xdscp serve` inside a namespace, on ports it picks and reports
 unavailable  why these tests cannot run here (not root, no `ip`/`ss`, `ip netns add` fails)
 tcp_sockets  `ss -tnop` in a namespace, parsed: addresses, owning pid/fd and the TCP timer
 keepalive_options
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from xdscp.demo.processes import Process
+from xdscp.demo.processes import BIN, Process, served_ports, wait_for
 
 T = TypeVar("T")
 
@@ -148,6 +149,18 @@ def veth_pair(a: Namespace, dev_a: str, addr_a: str, b: Namespace, dev_b: str, a
     b.ip("addr", "add", addr_b, "dev", dev_b)
     a.ip("link", "set", dev_a, "up")
     b.ip("link", "set", dev_b, "up")
+
+
+def serve(
+    ns: Namespace, config: Path, host: str, where: Path, stack: ExitStack
+) -> tuple[Process, dict[str, int]]:
+    """`xdscp serve config` inside `ns` (xDS and listeners on `host`, admin on its loopback),
+    with the ports it chose (xds_port, admin_port) once its ready file names them."""
+    ready_file = where / "xdscp-ready.json"
+    argv = [str(BIN / "python"), "-m", "xdscp", "serve", str(config)]
+    argv += ["--xds-address", f"{host}:0", "--admin-port", "0", "--listener-address", host]
+    xdscp = ns.start("xdscp", [*argv, "--ready-file", str(ready_file)], where, stack)
+    return xdscp, wait_for(lambda: served_ports(xdscp, ready_file), 30, "xdscp to serve")
 
 
 def unavailable() -> str | None:

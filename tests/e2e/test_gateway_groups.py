@@ -21,6 +21,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,18 +43,9 @@ from tests.gatewaylab import (
     to_httpbin,
     versions,
 )
-from tests.processes import Envoy, workdir
+from tests.processes import Envoy, log_tails, wait_routed, workdir
 from xdscp import statustable
-from xdscp.demo.processes import (
-    BIN,
-    NotReady,
-    Process,
-    bootstrap,
-    http_get,
-    httpbin_argv,
-    served_ports,
-    wait_for,
-)
+from xdscp.demo.processes import Process, bootstrap, http_get, httpbin_argv, wait_for
 from xdscp.verify import dynamic_clusters
 
 pytestmark = [pytest.mark.envoy, pytest.mark.netns, pytest.mark.process]
@@ -110,7 +102,7 @@ class Lab:
         return result
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.log_tail(30)}" for p in self.processes)
+        return log_tails(self.processes)
 
 
 @pytest.fixture(scope="module")
@@ -154,25 +146,8 @@ def lab() -> Iterator[Lab]:
         tools = route("httpbin", "tools", "internal", GATEWAYS, to_httpbin(), to_api("apps"))
         write(config / "tools.yaml", tools)
 
-        ready_file = where / "xdscp-ready.json"
-        argv = [
-            str(BIN / "python"),
-            "-m",
-            "xdscp",
-            "serve",
-            str(config),
-            "--xds-address",
-            "0.0.0.0:0",
-            "--admin-port",
-            "0",
-            "--listener-address",
-            "0.0.0.0",
-            "--ready-file",
-            str(ready_file),
-        ]
-        xdscp = cp.start("xdscp", argv, where, stack)
+        xdscp, ports = netns.serve(cp, config, "0.0.0.0", where, stack)
         processes.append(xdscp)
-        ports = wait_for(lambda: served_ports(xdscp, ready_file), 30, "xdscp to serve")
 
         envoys = {}
         for which, ns in namespaces.items():
@@ -192,18 +167,8 @@ def lab() -> Iterator[Lab]:
             cp, namespaces, envoys, f"http://127.0.0.1:{ports['admin_port']}", config, processes
         )
         for which, host in HOSTS.items():
-
-            def routed(which: str = which, host: str = host) -> bool:
-                envoys[which].check_alive()
-                try:
-                    return lab.get(which, host) == 200
-                except OSError:
-                    return False
-
-            try:
-                wait_for(routed, 30, f"a 200 for {host} through the {which} Envoy")
-            except NotReady as err:
-                raise NotReady(f"{err}\n{lab.logs()}") from err
+            get = partial(lab.get, which, host)
+            wait_routed(envoys[which], get, f"{host} through the {which} Envoy", lab.logs)
         yield lab
 
 

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +33,8 @@ import pytest
 
 from tests.e2e import netns
 from tests.e2e.netns import KeepaliveOptions, Namespace, TcpSocket
-from tests.processes import Envoy, workdir
-from xdscp.demo.processes import (
-    BIN,
-    NotReady,
-    Process,
-    bootstrap,
-    http_get,
-    httpbin_argv,
-    served_ports,
-    wait_for,
-)
+from tests.processes import Envoy, log_tails, wait_routed, workdir
+from xdscp.demo.processes import Process, bootstrap, http_get, httpbin_argv, wait_for
 
 pytestmark = [pytest.mark.envoy, pytest.mark.netns, pytest.mark.process]
 
@@ -183,7 +175,7 @@ class Lab:
         return wait_for(exactly_one, 10, f"exactly one Envoy connection to {HTTPBIN_ADDR}:{port}")
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.log_tail(20)}" for p in self.processes)
+        return log_tails(self.processes, 20)
 
 
 def _answers(ns: Namespace, url: str) -> bool:
@@ -234,25 +226,8 @@ def lab() -> Iterator[Lab]:
         policies = where / "policies"
         policies.mkdir()
         (policies / "keepalive.yaml").write_text(POLICIES)
-        ready_file = where / "xdscp-ready.json"
-        argv = [
-            str(BIN / "python"),
-            "-m",
-            "xdscp",
-            "serve",
-            str(policies),
-            "--xds-address",
-            "127.0.0.1:0",
-            "--admin-port",
-            "0",
-            "--listener-address",
-            "127.0.0.1",
-            "--ready-file",
-            str(ready_file),
-        ]
-        xdscp = gateway.start("xdscp", argv, where, stack)
+        xdscp, ports = netns.serve(gateway, policies, "127.0.0.1", where, stack)
         processes.append(xdscp)
-        ports = wait_for(lambda: served_ports(xdscp, ready_file), 30, "xdscp to serve")
 
         config = bootstrap(TEMPLATE, ports["xds_port"])
         envoy = Envoy(config, where, argv_prefix=gateway.exec_prefix)
@@ -261,18 +236,7 @@ def lab() -> Iterator[Lab]:
 
         lab = Lab(gateway, backend, backend_dev, envoy, processes)
         for host in (KEEPALIVE_HOST, PLAIN_HOST):
-
-            def routed(host: str = host) -> bool:
-                envoy.check_alive()
-                try:
-                    return lab.get(host) == 200
-                except OSError:
-                    return False
-
-            try:
-                wait_for(routed, 30, f"a 200 for {host} through Envoy")
-            except NotReady as err:
-                raise NotReady(f"{err}\n{lab.logs()}") from err
+            wait_routed(envoy, partial(lab.get, host), f"{host} through Envoy", lab.logs)
         yield lab
 
 

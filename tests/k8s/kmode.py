@@ -104,6 +104,31 @@ def serving(
             yield Live(xdscp, envoy)
 
 
+
+@contextlib.contextmanager
+def serving_the_guide(cluster: KubeCluster, workdir: Path, namespace: str) -> Iterator[Live]:
+    """xdscp reading only `namespace` (a guide_namespace), once Envoy has the guide's cluster
+    with its keepalive."""
+    with serving(cluster, workdir, namespace, namespaces=(namespace,)) as live:
+        guide = cluster_name(namespace)
+        wait_cluster(live.envoy, guide, lambda c: keepalive(c) == GUIDE_KEEPALIVE, "guide")
+        yield live
+
+
+def guide_namespace(
+    cluster: KubeCluster, name: str, httpbin: Httpbin, *objects: dict[str, Any]
+) -> str:
+    """A new namespace holding the guide (its Service, a slice to `httpbin`, its policy) and
+    `objects`."""
+    namespace = cluster.create_namespace(name)
+    apply(
+        cluster,
+        *httpbin_objects(namespace, httpbin),
+        *(o for o in objects),
+        guide_policy_text(namespace),
+    )
+    return namespace
+
 # --- Manifests ---------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from tests.gatewaylab import (
     to_httpbin,
     versions,
 )
-from tests.processes import Envoy, Xdscp
+from tests.processes import Envoy, Xdscp, wait_routed
 from xdscp.demo.processes import BIN, Process, http_get, httpbin_argv, wait_for
 from xdscp.verify import dynamic_clusters
 
@@ -188,15 +189,8 @@ def lab(k8s_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory) -> I
             envoys[which] = envoy
         lab = Lab(k8s_cluster, namespace, apps, xdscp, spaces, envoys)
         for which, host in HOSTS.items():
-
-            def routed(which: str = which, host: str = host) -> bool:
-                envoys[which].check_alive()
-                try:
-                    return lab.get(which, host) == 200
-                except OSError:
-                    return False
-
-            wait_for(routed, TIMEOUT, f"a 200 for {host} through the {which} Envoy")
+            get = partial(lab.get, which, host)
+            wait_routed(envoys[which], get, f"{host} through the {which} Envoy")
         yield lab
 
 
