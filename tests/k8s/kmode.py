@@ -104,7 +104,6 @@ def serving(
             yield Live(xdscp, envoy)
 
 
-
 @contextlib.contextmanager
 def serving_the_guide(cluster: KubeCluster, workdir: Path, namespace: str) -> Iterator[Live]:
     """xdscp reading only `namespace` (a guide_namespace), once Envoy has the guide's cluster
@@ -116,18 +115,15 @@ def serving_the_guide(cluster: KubeCluster, workdir: Path, namespace: str) -> It
 
 
 def guide_namespace(
-    cluster: KubeCluster, name: str, httpbin: Httpbin, *objects: dict[str, Any]
+    cluster: KubeCluster, name: str, httpbin: Httpbin, *, with_gateway: bool = False
 ) -> str:
-    """A new namespace holding the guide (its Service, a slice to `httpbin`, its policy) and
-    `objects`."""
+    """A new namespace holding the guide: its Service, a slice to `httpbin`, its policy (and
+    its Gateway and HTTPRoute, on a free listener port)."""
     namespace = cluster.create_namespace(name)
-    apply(
-        cluster,
-        *httpbin_objects(namespace, httpbin),
-        *(o for o in objects),
-        guide_policy_text(namespace),
-    )
+    gateway = gateway_objects(namespace, free_port()) if with_gateway else []
+    apply(cluster, *httpbin_objects(namespace, httpbin), *gateway, guide_policy_text(namespace))
     return namespace
+
 
 # --- Manifests ---------------------------------------------------------------------------
 

@@ -24,13 +24,14 @@ from .kmode import (
     cluster_name,
     eds_addresses,
     get_policy,
+    guide_namespace,
     guide_policy_text,
     httpbin_objects,
     keepalive,
     kubectl_ok,
     metric,
     node_httpbin,
-    serving,
+    serving_the_guide,
     status_writes,
     wait_cluster,
 )
@@ -42,9 +43,7 @@ __all__ = ["node_httpbin"]  # a fixture this module uses
 @pytest.fixture(scope="module")
 def namespace(k8s_cluster: KubeCluster, node_httpbin: Httpbin) -> str:
     """The guide in a namespace of the module's own."""
-    namespace = k8s_cluster.create_namespace("kmode-faults")
-    apply(k8s_cluster, *httpbin_objects(namespace, node_httpbin), guide_policy_text(namespace))
-    return namespace
+    return guide_namespace(k8s_cluster, "kmode-faults", node_httpbin)
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +51,7 @@ def live(
     k8s_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory, namespace: str
 ) -> Iterator[Live]:
     workdir = tmp_path_factory.mktemp("kmode-faults")
-    with serving(k8s_cluster, workdir, namespace, namespaces=(namespace,)) as live:
-        wait_cluster(
-            live.envoy, cluster_name(namespace), lambda c: keepalive(c) == GUIDE_KEEPALIVE, "guide"
-        )
+    with serving_the_guide(k8s_cluster, workdir, namespace) as live:
         yield live
 
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from tests.processes import free_port
 from xdscp.demo.processes import Httpbin, http_get, wait_for
 
 from .apiserver import KubeCluster
@@ -19,12 +18,11 @@ from .kmode import (
     Live,
     apply,
     cluster_name,
-    gateway_objects,
+    guide_namespace,
     guide_policy_text,
-    httpbin_objects,
     keepalive,
     node_httpbin,
-    serving,
+    serving_the_guide,
     wait_cluster,
 )
 
@@ -34,14 +32,7 @@ __all__ = ["node_httpbin"]  # a fixture this module uses
 
 @pytest.fixture(scope="module")
 def namespace(k8s_cluster: KubeCluster, node_httpbin: Httpbin) -> str:
-    namespace = k8s_cluster.create_namespace("kmode-nack")
-    apply(
-        k8s_cluster,
-        *httpbin_objects(namespace, node_httpbin),
-        *gateway_objects(namespace, free_port()),
-        guide_policy_text(namespace),
-    )
-    return namespace
+    return guide_namespace(k8s_cluster, "kmode-nack", node_httpbin, with_gateway=True)
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +40,7 @@ def live(
     k8s_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory, namespace: str
 ) -> Iterator[Live]:
     workdir = tmp_path_factory.mktemp("kmode-nack")
-    with serving(k8s_cluster, workdir, namespace, namespaces=(namespace,)) as live:
-        wait_cluster(
-            live.envoy, cluster_name(namespace), lambda c: keepalive(c) == GUIDE_KEEPALIVE, "guide"
-        )
+    with serving_the_guide(k8s_cluster, workdir, namespace) as live:
         yield live
 
 
