@@ -4,17 +4,16 @@ makes them (`xdscp.devcerts`)."""
 from __future__ import annotations
 
 import datetime
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from xdscp.devcerts import (
     DevCerts,
     issue,
+    issue_localhost_server,
     make_ca,
     name,
     new_key,
@@ -44,10 +43,7 @@ def write_certs(directory: Path) -> CertPaths:
     """Writes a CA, a 127.0.0.1 serving cert, an admin client cert, a service-account key pair."""
     directory.mkdir(parents=True, exist_ok=True)
     ca = make_ca("xdscp-test-ca", _VALIDITY)
-    serving_san = x509.SubjectAlternativeName(
-        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    )
-    serving = issue(ca, name("localhost"), ExtendedKeyUsageOID.SERVER_AUTH, _VALIDITY, serving_san)
+    serving = issue_localhost_server(ca, _VALIDITY)
     # O=system:masters: the group the API server authorizes for everything, impersonation included.
     admin = issue(
         ca, name("xdscp-test-admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH, _VALIDITY

@@ -43,10 +43,7 @@ def write_dev_certs(
     directory.mkdir(parents=True, exist_ok=True)
     validity = datetime.timedelta(days=days)
     ca = make_ca("xdscp-development-ca", validity)
-    san = x509.SubjectAlternativeName(
-        [x509.DNSName(SERVER_NAME), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    )
-    server = issue(ca, name(SERVER_NAME), ExtendedKeyUsageOID.SERVER_AUTH, validity, san)
+    server = issue_localhost_server(ca, validity)
     clients = {}
     for client in client_names:
         cert, key = issue(ca, name(client), ExtendedKeyUsageOID.CLIENT_AUTH, validity)
@@ -137,6 +134,15 @@ def issue(
     if san is not None:
         builder = builder.add_extension(san, critical=False)
     return builder.sign(ca_key, hashes.SHA256()), key
+
+
+def issue_localhost_server(ca: KeyPair, validity: datetime.timedelta) -> KeyPair:
+    """A server certificate for localhost and 127.0.0.1 (what a bootstrap or kubeconfig on
+    this machine dials)."""
+    san = x509.SubjectAlternativeName(
+        [x509.DNSName(SERVER_NAME), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    )
+    return issue(ca, name(SERVER_NAME), ExtendedKeyUsageOID.SERVER_AUTH, validity, san)
 
 
 def write_cert(path: Path, cert: x509.Certificate) -> Path:
