@@ -18,6 +18,7 @@ from xdscp import render, statustable
 from xdscp.cache import SnapshotCache
 from xdscp.envoyrules import violations
 from xdscp.errors import UserError
+from xdscp.gatewaystatus import CONTROLLER
 from xdscp.metrics import Metrics
 from xdscp.model.backendconfigpolicy import BackendConfigPolicy
 from xdscp.model.problems import Problem
@@ -32,6 +33,8 @@ from xdscp.server.fleet import Fleet
 from xdscp.sources import Update
 from xdscp.sources.files import REMOVAL_GRACE_SECONDS, SUFFIXES, FileSource
 from xdscp.sources.kubernetes import KubernetesConfig, KubernetesSource
+from xdscp.sources.kubernetes.deployer import Deployer
+from xdscp.sources.kubernetes.proxy import DEFAULT_IMAGE, DEFAULT_XDS_ADDRESS, DeployerConfig
 from xdscp.sources.kubernetes.statussink import StatusSink
 from xdscp.status import Accepted
 from xdscp.translate import Options, Translation, translate
@@ -40,7 +43,11 @@ from xdscp.verify import Check, compare, dynamic_clusters, dynamic_secrets
 log = logging.getLogger("xdscp")
 __all__ = [
     "BOUNDS",
+    "CONTROLLER",
+    "DEFAULT_IMAGE",
     "DEFAULT_MAX_MESSAGE_BYTES",
+    "DEFAULT_XDS_ADDRESS",
+    "DeployerConfig",
     "KubernetesConfig",
     "Limits",
     "ServeConfig",
@@ -67,16 +74,28 @@ class ServeConfig:
     ready_file: Path | None = None  # where to write the bound ports once serving
     tls: TlsConfig | None = None
     kubernetes: KubernetesConfig | None = None  # set: read an API server instead of paths
+    controller_name: str = CONTROLLER  # serve the Gateways of the GatewayClasses naming it
+    deployer: DeployerConfig | None = None  # Kubernetes mode: an Envoy for each Gateway
 
 
 async def serve(config: ServeConfig) -> None:
     metrics, fleet, cache = Metrics(), Fleet(), SnapshotCache()
-    pipeline = Pipeline(cache, metrics, Options(config.listener_address, config.local_cluster))
+    options = Options(
+        config.listener_address,
+        config.local_cluster,
+        config.controller_name,
+        # In Kubernetes a Gateway of a class that does not exist is no one's yet.
+        undeclared_classes=config.kubernetes is None,
+    )
+    pipeline = Pipeline(cache, metrics, options)
     source: KubernetesSource | FileSource
     sinks: list[Sink] = []  # where the findings of each update served go
     if config.kubernetes:
         source = KubernetesSource(config.kubernetes)
-        sinks.append(StatusSink(source, metrics.registry))
+        status = StatusSink(source, metrics.registry, config.controller_name)
+        sinks.append(status)
+        if config.deployer is not None:
+            sinks.append(Deployer(source, config.deployer, lambda: status.leading))
     else:
         source = FileSource(config.paths, grace=REMOVAL_GRACE_SECONDS)
     # Listen first (liveness, and Envoys may connect), serve nothing before the first full view:

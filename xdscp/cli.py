@@ -82,6 +82,8 @@ def _serve(args: argparse.Namespace) -> int:
         ready_file=args.ready_file,
         tls=_tls(args),
         kubernetes=_kubernetes(args) if args.kubernetes else None,
+        controller_name=args.controller_name,
+        deployer=_deployer(args) if args.kubernetes and args.deployer else None,
     )
     asyncio.run(app.serve(config))
     return 0
@@ -119,6 +121,10 @@ def _tls(args: argparse.Namespace) -> app.TlsConfig | None:
                 f"--tls-client-ca {args.tls_client_ca}: not PEM certificates ({err})"
             ) from None
     return app.TlsConfig(args.tls_cert, args.tls_key, args.tls_client_ca)
+
+
+def _deployer(args: argparse.Namespace) -> app.DeployerConfig:
+    return app.DeployerConfig(image=args.proxy_image, xds_address=args.proxy_xds_address)
 
 
 def _kubernetes(args: argparse.Namespace) -> app.KubernetesConfig:
@@ -207,6 +213,11 @@ def _add_paths(parser: argparse.ArgumentParser, nargs: str) -> None:
 
 
 def _add_serve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--controller-name",
+        default=app.CONTROLLER,
+        help="serve the Gateways whose GatewayClass names this controller (default %(default)s)",
+    )
     _add_paths(parser, "*")
     _add_kubernetes(parser)
     parser.add_argument(
@@ -264,6 +275,20 @@ def _add_kubernetes(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--lease-name", default="xdscp", help="the Lease replicas elect on")
     group.add_argument("--pod-name", help="this replica's identity; default: hostname_random")
     group.add_argument("--lease-duration", type=int, default=15, help="seconds")
+    group.add_argument(
+        "--no-deployer",
+        dest="deployer",
+        action="store_false",
+        help="do not deploy an Envoy per Gateway (RBAC without Deployments, Services, ...)",
+    )
+    group.add_argument(
+        "--proxy-image", default=app.DEFAULT_IMAGE, help="Envoy image of deployed proxies"
+    )
+    group.add_argument(
+        "--proxy-xds-address",
+        default=app.DEFAULT_XDS_ADDRESS,
+        help="HOST:PORT the deployed proxies reach xdscp's xDS at",
+    )
 
 
 def _add_validate(parser: argparse.ArgumentParser) -> None:

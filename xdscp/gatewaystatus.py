@@ -7,6 +7,19 @@ from dataclasses import dataclass
 
 from xdscp.status import Condition
 
+# The GatewayClass controllerName xdscp serves by default (`serve --controller-name`); the
+# controllerName of its entries in routes' and policies' status.
+CONTROLLER = "xdscp.dev/controller"
+
+
+@dataclass(frozen=True)
+class ClassStatus:
+    """A GatewayClass of ours, and what xdscp says of it."""
+
+    name: str
+    generation: int
+    conditions: tuple[Condition, ...]
+
 
 @dataclass(frozen=True)
 class ListenerStatus:

@@ -103,6 +103,7 @@ class Pipeline:
             tuple(translation.statuses),
             tuple(translation.gateway_statuses),
             tuple(translation.route_statuses),
+            translation.class_statuses,
         )
         served = self.served = Served(snapshot, groups, findings, stale)
         self.cache.publish(groups, _notes(update))

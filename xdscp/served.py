@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from xdscp.gatewaystatus import GatewayStatus, RouteStatus
+from xdscp.gatewaystatus import ClassStatus, GatewayStatus, RouteStatus
 from xdscp.model.problems import Problem
 from xdscp.snapshot import Snapshot
 from xdscp.status import PolicyStatus
@@ -26,6 +26,7 @@ class Findings:
     policies: tuple[PolicyStatus, ...] = ()
     gateways: tuple[GatewayStatus, ...] = ()
     routes: tuple[RouteStatus, ...] = ()
+    classes: tuple[ClassStatus, ...] = ()  # xdscp's GatewayClasses
 
 
 @dataclass(frozen=True)

@@ -158,9 +158,10 @@ def httpbin_objects(namespace: str, httpbin: Httpbin) -> list[dict[str, Any]]:
 
 
 def gateway_objects(namespace: str, listener_port: int) -> list[dict[str, Any]]:
+    """The guide's GatewayClass (xdscp's), Gateway and HTTPRoute."""
     gateway, route = guide_file("gateway.yaml", namespace)
     gateway["spec"]["listeners"][0]["port"] = listener_port
-    return [gateway, route]
+    return [*guide_file("gatewayclass.yaml", namespace), gateway, route]
 
 
 def policy(

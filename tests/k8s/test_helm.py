@@ -111,6 +111,7 @@ def test_default_values_are_what_deploy_kubernetes_always_had() -> None:
     assert not [a for a in container["args"] if a.startswith(("--namespace", "--tls"))]
     assert {b["roleRef"]["name"] for b in of_kind(rendered, "ClusterRoleBinding")} == {
         "xdscp",
+        "xdscp-gatewayclasses",
         "xdscp-nodes",
     }
     assert of_kind(rendered, "PodDisruptionBudget")[0]["spec"]["minAvailable"] == 1
@@ -122,9 +123,10 @@ def test_default_values_are_what_deploy_kubernetes_always_had() -> None:
 
 def test_watch_namespaces_bind_the_role_there_instead_of_cluster_wide() -> None:
     rendered = template(VALUE_SETS["namespaced"])
-    # Nodes are cluster-scoped: only their (optional) binding stays cluster-wide.
+    # Nodes and GatewayClasses are cluster-scoped: only their bindings stay cluster-wide.
     assert [b["roleRef"]["name"] for b in of_kind(rendered, "ClusterRoleBinding")] == [
-        "xdscp-nodes"
+        "xdscp-nodes",
+        "xdscp-gatewayclasses",
     ]
     bindings = {
         b["metadata"]["namespace"]: b["roleRef"]

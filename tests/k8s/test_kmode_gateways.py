@@ -167,6 +167,7 @@ def lab(k8s_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory) -> I
         api = endpoints(apps, "internal-api", BACKEND_ADDR, API_PORT)
         apply(k8s_cluster, api_service(apps), api)
         # No allowedRoutes: Gateway API's default admits routes of the Gateway's namespace.
+        apply(k8s_cluster, *guide_file("gatewayclass.yaml", namespace))
         apply(k8s_cluster, gateway(namespace, "public"), gateway(namespace, "internal"))
         apply(
             k8s_cluster,

@@ -98,6 +98,15 @@ def assert_least_privilege(cluster: KubeCluster, user: str, namespace: str, leas
         ("patch", "backendconfigpolicies.gateway.kgateway.dev", "--subresource=status", "-A"),
         ("patch", "gateways.gateway.networking.k8s.io", "--subresource=status", "-A"),
         ("patch", "httproutes.gateway.networking.k8s.io", "--subresource=status", "-A"),
+        ("watch", "gatewayclasses.gateway.networking.k8s.io"),
+        ("patch", "gatewayclasses.gateway.networking.k8s.io", "--subresource=status"),
+        # The deployer: an Envoy per Gateway, applied server-side.
+        ("create", "deployments.apps", "-A"),
+        ("patch", "deployments.apps", "-A"),
+        ("patch", "services", "-A"),
+        ("patch", "configmaps", "-A"),
+        ("get", "configmaps", "-A"),  # a Gateway's parametersRef
+        ("patch", "serviceaccounts", "-A"),
         ("create", "leases.coordination.k8s.io", "-n", namespace),
         ("update", f"leases.coordination.k8s.io/{lease}", "-n", namespace),
     ]
@@ -110,6 +119,10 @@ def assert_least_privilege(cluster: KubeCluster, user: str, namespace: str, leas
         ("update", "httproutes.gateway.networking.k8s.io", "--subresource=status", "-A"),
         ("patch", "referencegrants.gateway.networking.k8s.io", "-A"),
         ("delete", "services", "-A"),
+        ("delete", "deployments.apps", "-A"),  # the garbage collector deletes them
+        ("list", "configmaps", "-A"),
+        ("create", "pods", "-A"),
+        ("patch", "gatewayclasses.gateway.networking.k8s.io"),
         ("patch", "nodes"),
         ("create", "secrets", "-A"),
         ("update", "secrets", "-A"),
@@ -226,10 +239,22 @@ def test_xdscp_as_the_service_account_serves_and_writes_status_but_no_spec(
         {**o, "metadata": {**o["metadata"], "namespace": ns}}
         for o in yaml.safe_load_all((ROOT / "policies" / "gateway.yaml").read_text())
     )
-    apply(k8s_cluster, gateway, route)
-    for plural, name, patch in (
-        ("gateways", gateway["metadata"]["name"], {"spec": {"gatewayClassName": "other"}}),
-        ("httproutes", route["metadata"]["name"], {"spec": {"hostnames": ["evil.example"]}}),
+    (gateway_class,) = yaml.safe_load_all((ROOT / "policies" / "gatewayclass.yaml").read_text())
+    apply(k8s_cluster, gateway_class, gateway, route)
+    # (A status the CRD accepts whether or not xdscp has written the route's yet.)
+    for plural, name, patch, status in (
+        (
+            "gateways",
+            gateway["metadata"]["name"],
+            {"spec": {"gatewayClassName": "other"}},
+            {"status": {}},
+        ),
+        (
+            "httproutes",
+            route["metadata"]["name"],
+            {"spec": {"hostnames": ["evil.example"]}},
+            {"status": {"parents": []}},
+        ),
     ):
         with pytest.raises(client.ApiException) as refused:
             api.patch_namespaced_custom_object(
@@ -237,7 +262,7 @@ def test_xdscp_as_the_service_account_serves_and_writes_status_but_no_spec(
             )
         assert refused.value.status == 403, plural
         api.patch_namespaced_custom_object_status(
-            "gateway.networking.k8s.io", "v1", ns, plural, name, {"status": {}}
+            "gateway.networking.k8s.io", "v1", ns, plural, name, status
         )  # the status subresource is allowed
 
 

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from xdscp import cli
+from xdscp.gatewaystatus import CONTROLLER
 from xdscp.model.load import Document, load
 from xdscp.model.problems import Problem
 from xdscp.sources.kubernetes.api import ApiError
-from xdscp.sources.kubernetes.conditions import CONTROLLER, MAX_ANCESTORS, ancestors
+from xdscp.sources.kubernetes.conditions import MAX_ANCESTORS, ancestors
 from xdscp.sources.kubernetes.kinds import POLICIES, WATCHED, Resource
 from xdscp.sources.kubernetes.reflector import (
     Changed,

@@ -3,10 +3,15 @@ times kept while a condition holds, other controllers' parents left alone."""
 
 from __future__ import annotations
 
-from xdscp.gatewaystatus import GatewayStatus, ListenerStatus, ParentStatus, RouteStatus
+from xdscp.gatewaystatus import (
+    CONTROLLER,
+    GatewayStatus,
+    ListenerStatus,
+    ParentStatus,
+    RouteStatus,
+)
 from xdscp.model.problems import Problem
 from xdscp.sources.kubernetes.conditions import (
-    CONTROLLER,
     gateway_status,
     invalid_route,
     route_parents,

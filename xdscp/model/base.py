@@ -59,6 +59,17 @@ class ObjectMeta(Lenient):
     resource_version: str = ""
 
 
+class ClusterMeta(ObjectMeta):
+    """A cluster-scoped object has no namespace: the API server drops one if given."""
+
+    namespace: str = ""
+
+    @field_validator("namespace", mode="before")
+    @classmethod
+    def _no_namespace(cls, _: object) -> str:
+        return ""
+
+
 @dataclass(frozen=True)
 class NameRule:
     what: str

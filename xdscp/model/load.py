@@ -12,7 +12,7 @@ from xdscp.model.backendconfigpolicy import Backend, BackendConfigPolicy
 from xdscp.model.base import KubeObject
 from xdscp.model.catalog import unknown_kind
 from xdscp.model.errors import describe
-from xdscp.model.gateway import Gateway, HTTPRoute, ReferenceGrant
+from xdscp.model.gateway import Gateway, GatewayClass, HTTPRoute, ReferenceGrant
 from xdscp.model.node import Node
 from xdscp.model.problems import Problem
 from xdscp.model.secret import Secret
@@ -22,6 +22,7 @@ from xdscp.model.service import EndpointSlice, Service
 KINDS: tuple[type[KubeObject], ...] = (
     Service,
     EndpointSlice,
+    GatewayClass,
     Gateway,
     HTTPRoute,
     ReferenceGrant,

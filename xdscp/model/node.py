@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import field_validator
-
-from xdscp.model.base import KubeObject, ObjectMeta
+from xdscp.model.base import ClusterMeta, KubeObject
 
 REGION = "topology.kubernetes.io/region"
 ZONE = "topology.kubernetes.io/zone"
 SUBZONE = "topology.istio.io/subzone"  # Istio's and kgateway's, the one subzone label in use
-
-
-class ClusterMeta(ObjectMeta):
-    """A cluster-scoped object has no namespace: the API server drops one if given."""
-
-    namespace: str = ""
-
-    @field_validator("namespace", mode="before")
-    @classmethod
-    def _no_namespace(cls, _: object) -> str:
-        return ""
 
 
 class Node(KubeObject):

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from xdscp.model.backendconfigpolicy import Backend, BackendConfigPolicy
 from xdscp.model.base import KubeObject
-from xdscp.model.gateway import Gateway, HTTPRoute, ReferenceGrant
+from xdscp.model.gateway import Gateway, GatewayClass, HTTPRoute, ReferenceGrant
 from xdscp.model.node import Node
 from xdscp.model.secret import Secret
 from xdscp.model.service import EndpointSlice, Service
@@ -28,6 +28,7 @@ def _by_key(grouped: Mapping[type, list[KubeObject]], kind: type[T]) -> dict[Key
 class Resources:
     services: Mapping[Key, Service] = field(default_factory=dict)
     endpoint_slices: Mapping[Key, EndpointSlice] = field(default_factory=dict)
+    gateway_classes: Mapping[Key, GatewayClass] = field(default_factory=dict)  # ("", name)
     gateways: Mapping[Key, Gateway] = field(default_factory=dict)
     http_routes: Mapping[Key, HTTPRoute] = field(default_factory=dict)
     reference_grants: Mapping[Key, ReferenceGrant] = field(default_factory=dict)
@@ -67,6 +68,7 @@ class Resources:
             origins=origins,
             services=_by_key(grouped, Service),
             endpoint_slices=_by_key(grouped, EndpointSlice),
+            gateway_classes=_by_key(grouped, GatewayClass),
             gateways=_by_key(grouped, Gateway),
             http_routes=_by_key(grouped, HTTPRoute),
             reference_grants=_by_key(grouped, ReferenceGrant),
@@ -81,6 +83,7 @@ class Resources:
 _FIELDS: dict[type, str] = {
     Service: "services",
     EndpointSlice: "endpoint_slices",
+    GatewayClass: "gateway_classes",
     Gateway: "gateways",
     HTTPRoute: "http_routes",
     ReferenceGrant: "reference_grants",

@@ -14,7 +14,7 @@ from envoy.config.endpoint.v3 import endpoint_pb2
 from google.protobuf.message import Message
 from pydantic.alias_generators import to_camel
 
-from xdscp.gatewaystatus import GatewayStatus, RouteStatus
+from xdscp.gatewaystatus import CONTROLLER, ClassStatus, GatewayStatus, RouteStatus
 from xdscp.groups import UNNAMED, gateway_key
 from xdscp.model.backendconfigpolicy import Backend
 from xdscp.model.problems import Problem
@@ -23,6 +23,7 @@ from xdscp.model.service import EndpointSlice, Service
 from xdscp.resourcetypes import CLUSTER, ENDPOINT, LISTENER, REGISTRY, ROUTE, SECRET
 from xdscp.status import FieldOrigin, PolicyStatus
 from xdscp.translate.attachment import Attachment, Target, attach
+from xdscp.translate.classes import sort_gateways
 from xdscp.translate.clusters import apply_policies, backend_cluster, service_clusters
 from xdscp.translate.endpoints import Topology, load_assignment
 from xdscp.translate.listeners import GatewayParts, translate_gateways
@@ -47,6 +48,10 @@ class Options:
     listener_address: str = "0.0.0.0"
     # The Service of the proxies themselves: its endpoints become the local cluster.
     local_cluster: Key | None = None
+    # The GatewayClass controllerName whose Gateways are served (`serve --controller-name`).
+    controller: str = CONTROLLER
+    # Whether a Gateway of a class no object declares is served (files: yes; Kubernetes: no).
+    undeclared_classes: bool = True
 
 
 def _tables() -> dict[str, dict[str, Message]]:
@@ -70,6 +75,7 @@ class Translation:
     problems: list[Problem] = field(default_factory=list)
     gateway_statuses: list[GatewayStatus] = field(default_factory=list)
     route_statuses: list[RouteStatus] = field(default_factory=list)
+    class_statuses: tuple[ClassStatus, ...] = ()
     # What each node group is served, by group key (xdscp.groups); a group not here is served
     # nothing. None: every group is served everything (a translation made by hand, in tests).
     groups: dict[str, Selection] | None = None
@@ -174,10 +180,12 @@ def translate(
             memo.get(("sds", secret_key), (material,), sds_secrets, secret_key, material)
         )
 
-    gateways = translate_gateways(resources, options.listener_address)
+    served = sort_gateways(resources, options.controller, options.undeclared_classes)
+    gateways = translate_gateways(served.ours, options.listener_address, served.foreign)
     out.resources[LISTENER].update(gateways.listeners)
     out.resources[ROUTE].update(gateways.routes)
-    out.problems = gateways.problems
+    out.problems = [*served.problems, *gateways.problems]
+    out.class_statuses = served.classes
     # Every group's Envoys share the local cluster: the flag names one fleet's Service.
     shared: frozenset[str] = frozenset()
     if options.local_cluster is not None:

@@ -50,7 +50,10 @@ class GatewayOutput:
 Hosted = dict[str, list[TranslatedRoute]]
 
 
-def translate_gateways(resources: Resources, bind_address: str) -> GatewayOutput:
+def translate_gateways(
+    resources: Resources, bind_address: str, foreign: frozenset[Key] = frozenset()
+) -> GatewayOutput:
+    """`foreign`: other controllers' Gateways; a parentRef naming one is theirs to report."""
     out = GatewayOutput()
     # Each route is translated (and its problems reported) once, however many listeners use it.
     translated = {key: translate_route(r, resources) for key, r in resources.http_routes.items()}
@@ -61,6 +64,8 @@ def translate_gateways(resources: Resources, bind_address: str) -> GatewayOutput
         for index, parent in enumerate(route.spec.parent_refs):
             if (parent.group, parent.kind) != (GROUP, "Gateway"):
                 continue  # another controller's parent (a Service, for a mesh): not ours
+            if (parent.namespace or route.metadata.namespace, parent.name) in foreign:
+                continue
             status = _attach(route, translated[route_key], parent, resources, valid, hosted)
             accepted = status.conditions[0]
             if not accepted.status:

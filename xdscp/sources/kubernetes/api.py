@@ -53,6 +53,11 @@ class Api:
         query = (("fieldManager", FIELD_MANAGER),)
         return _json(self._send("PATCH", path, query, body, "application/merge-patch+json"))
 
+    def apply(self, path: str, body: JSON) -> JSON:
+        """Server-side apply: the fields `body` sets become ours; others' fields stay theirs."""
+        query = (("fieldManager", FIELD_MANAGER), ("force", "true"))
+        return _json(self._send("PATCH", path, query, body, "application/apply-patch+yaml"))
+
     def watch(self, path: str, query: Query, read_timeout: float) -> Iterator[JSON]:
         """Watch events as they arrive, until the server ends the watch or the connection drops."""
         response = self._send("GET", path, (*query, ("watch", "true")), read_timeout=read_timeout)

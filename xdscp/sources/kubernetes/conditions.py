@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from xdscp.gatewaystatus import GatewayStatus, ParentStatus, RouteStatus
+from xdscp.gatewaystatus import CONTROLLER, ClassStatus, GatewayStatus, ParentStatus, RouteStatus
 from xdscp.model.problems import Problem
 from xdscp.sources.kubernetes.api import JSON
 from xdscp.status import AncestorStatus, Condition, PolicyStatus, invalid_ancestors
 
-CONTROLLER = "xdscp.dev/controller"
 MAX_ANCESTORS = 16  # the CRD's maxItems
 MAX_MESSAGE = 32768  # the CRD's maxLength of a condition message
 MAX_LISTENERS = 64  # Gateway API's maxItems of status.listeners
@@ -34,6 +33,7 @@ def ancestors(
     problems: Sequence[Problem],
     current: Sequence[JSON],
     now: str,
+    controller: str = CONTROLLER,
 ) -> list[JSON] | None:
     """The whole `status.ancestors` list: other controllers' entries untouched, then ours.
 
@@ -48,14 +48,14 @@ def ancestors(
         ours, generation = found.ancestors, found.generation
     else:
         return None
-    others = [a for a in current if a.get("controllerName") != CONTROLLER]
+    others = [a for a in current if a.get("controllerName") != controller]
     before = {
         (_target(a.get("ancestorRef") or {}), c.get("type")): c
         for a in current
-        if a.get("controllerName") == CONTROLLER
+        if a.get("controllerName") == controller
         for c in a.get("conditions") or ()
     }
-    entries = [_entry(a, generation, before, now) for a in ours]
+    entries = [_entry(a, generation, before, now, controller) for a in ours]
     return others + entries[: MAX_ANCESTORS - len(others)]
 
 
@@ -77,11 +77,12 @@ def _entry(
     generation: int,
     before: Mapping[tuple[Target, Any], JSON],
     now: str,
+    controller: str,
 ) -> JSON:
     target = (ancestor.group, ancestor.kind, ancestor.namespace, ancestor.name)
     return {
         "ancestorRef": dict(zip(_REF_FIELDS, target, strict=True)),
-        "controllerName": CONTROLLER,
+        "controllerName": controller,
         "conditions": [
             _condition(c, generation, before.get((target, c.type)), now)
             for c in ancestor.conditions
@@ -139,13 +140,25 @@ def gateway_status(found: GatewayStatus, current: JSON, now: str) -> JSON:
     }
 
 
-def route_parents(found: RouteStatus, current: Sequence[JSON], now: str) -> list[JSON]:
+def class_status(found: ClassStatus, current: JSON, now: str) -> JSON:
+    """A GatewayClass's `status.conditions`: ours replace those of the same type, others stay."""
+    before = {c.get("type"): c for c in current.get("conditions") or ()}
+    ours = {c.type for c in found.conditions}
+    return {
+        "conditions": [c for c in current.get("conditions") or () if c.get("type") not in ours]
+        + [_condition(c, found.generation, before.get(c.type), now) for c in found.conditions]
+    }
+
+
+def route_parents(
+    found: RouteStatus, current: Sequence[JSON], now: str, controller: str = CONTROLLER
+) -> list[JSON]:
     """An HTTPRoute's `status.parents`: other controllers' entries untouched, then ours."""
-    others = [p for p in current if p.get("controllerName") != CONTROLLER]
+    others = [p for p in current if p.get("controllerName") != controller]
     before = {
         (_parent_key(p.get("parentRef") or {}), c.get("type")): c
         for p in current
-        if p.get("controllerName") == CONTROLLER
+        if p.get("controllerName") == controller
         for c in p.get("conditions") or ()
     }
     ours = []
@@ -155,7 +168,7 @@ def route_parents(found: RouteStatus, current: Sequence[JSON], now: str) -> list
         ours.append(
             {
                 "parentRef": ref,
-                "controllerName": CONTROLLER,
+                "controllerName": controller,
                 "conditions": [
                     _condition(c, found.generation, before.get((key, c.type)), now)
                     for c in parent.conditions

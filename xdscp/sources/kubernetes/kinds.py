@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from xdscp.model.backendconfigpolicy import BackendConfigPolicy
 from xdscp.model.base import KubeObject
-from xdscp.model.gateway import Gateway, HTTPRoute
+from xdscp.model.gateway import Gateway, GatewayClass, HTTPRoute
 from xdscp.model.load import KINDS
 from xdscp.model.secret import KEYS as SECRET_KEYS
 from xdscp.model.secret import TYPES as SECRET_TYPES
@@ -16,6 +16,7 @@ from xdscp.model.secret import Secret
 _PLURALS = {
     "Service": "services",
     "EndpointSlice": "endpointslices",
+    "GatewayClass": "gatewayclasses",
     "Gateway": "gateways",
     "HTTPRoute": "httproutes",
     "ReferenceGrant": "referencegrants",
@@ -26,8 +27,9 @@ _PLURALS = {
 }
 # Kinds xdscp does without when its RBAC does not grant them or the API server does not serve
 # them: Nodes only add regions and subzones to localities; without ReferenceGrants (an older
-# Gateway API install) every cross-namespace backendRef is refused, as with none granted.
-_OPTIONAL = frozenset({"Node", "ReferenceGrant"})
+# Gateway API install) every cross-namespace backendRef is refused, as with none granted;
+# without GatewayClasses no Gateway is xdscp's, and each says why (the rest is served).
+_OPTIONAL = frozenset({"Node", "ReferenceGrant", "GatewayClass"})
 # Of a Node only its labels are read, and its status (images, conditions, tens of kilobytes)
 # changes all the time: only metadata is kept.
 _METADATA_ONLY = frozenset({"Node"})
@@ -98,8 +100,9 @@ def _watched(model: type[KubeObject]) -> tuple[Resource, ...]:
 
 WATCHED = tuple(resource for model in KINDS for resource in _watched(model))
 POLICIES = Resource.of(BackendConfigPolicy)
+GATEWAYCLASSES = Resource.of(GatewayClass)
 GATEWAYS = Resource.of(Gateway)
 HTTPROUTES = Resource.of(HTTPRoute)
 # The kinds whose status xdscp writes (and keeps true when someone else writes it).
-WITH_STATUS = (POLICIES, GATEWAYS, HTTPROUTES)
+WITH_STATUS = (POLICIES, GATEWAYCLASSES, GATEWAYS, HTTPROUTES)
 LEASES = Resource("Lease", "coordination.k8s.io", "v1", "leases")

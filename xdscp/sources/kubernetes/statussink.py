@@ -10,6 +10,7 @@ import logging
 
 from prometheus_client import CollectorRegistry, Gauge
 
+from xdscp.gatewaystatus import CONTROLLER
 from xdscp.served import Findings
 from xdscp.sources.kubernetes.api import Api
 from xdscp.sources.kubernetes.lease import LeaderElector
@@ -23,7 +24,9 @@ class StatusSink:
     """Elects a leader among the replicas; while leading, keeps every status xdscp writes
     true."""
 
-    def __init__(self, source: KubernetesSource, registry: CollectorRegistry) -> None:
+    def __init__(
+        self, source: KubernetesSource, registry: CollectorRegistry, controller: str = CONTROLLER
+    ) -> None:
         # One connection per write in flight (the client's default pool is 5 per core).
         configuration = copy.deepcopy(source.configuration)
         configuration.connection_pool_maxsize = CONCURRENCY
@@ -37,9 +40,14 @@ class StatusSink:
             source.store.objects,
             lambda: self._elector.leading,
             registry,
+            controller=controller,
         )
         self._elector = LeaderElector(api, source.lease, self._leadership)
         source.store.on_status = self._writer.poke
+
+    @property
+    def leading(self) -> bool:
+        return self._elector.leading
 
     def publish(self, findings: Findings) -> None:
         self._writer.publish(findings)

@@ -17,9 +17,18 @@ from collections.abc import Callable
 from xdscp.sources.kubernetes.api import JSON
 from xdscp.sources.kubernetes.kinds import Resource
 
-# What ObjectMeta the model reads (model/base.py), and the bookkeeping the store and the
-# status writer compare (resourceVersion, generation).
-METADATA = ("name", "namespace", "labels", "generation", "resourceVersion", "creationTimestamp")
+# What ObjectMeta the model reads (model/base.py), the bookkeeping the store and the status
+# writer compare (resourceVersion, generation), and the uid the deployer's objects name their
+# Gateway by (ownerReferences).
+METADATA = (
+    "name",
+    "namespace",
+    "uid",
+    "labels",
+    "generation",
+    "resourceVersion",
+    "creationTimestamp",
+)
 _ENDPOINT = ("addresses", "conditions", "zone", "nodeName")  # model/service.py's Endpoint
 
 

@@ -22,17 +22,26 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter
 
+from xdscp.gatewaystatus import CONTROLLER
 from xdscp.model.problems import Problem
 from xdscp.model.resources import Key
 from xdscp.served import Findings
 from xdscp.sources.kubernetes.api import JSON, ApiError
 from xdscp.sources.kubernetes.conditions import (
     ancestors,
+    class_status,
     gateway_status,
     invalid_route,
     route_parents,
 )
-from xdscp.sources.kubernetes.kinds import GATEWAYS, HTTPROUTES, POLICIES, WITH_STATUS, Resource
+from xdscp.sources.kubernetes.kinds import (
+    GATEWAYCLASSES,
+    GATEWAYS,
+    HTTPROUTES,
+    POLICIES,
+    WITH_STATUS,
+    Resource,
+)
 from xdscp.sources.kubernetes.store import SOURCE
 
 log = logging.getLogger("xdscp.kubernetes")
@@ -65,12 +74,15 @@ class StatusWriter:
         leading: Callable[[], bool],
         registry: CollectorRegistry,
         concurrency: int = CONCURRENCY,
+        controller: str = CONTROLLER,
     ) -> None:
-        """`served`: a kind's objects as in the view the findings are about; `stored`: as now."""
+        """`served`: a kind's objects as in the view the findings are about; `stored`: as now.
+        `controller`: the controllerName of xdscp's entries in status lists."""
         self.api, self._served, self._stored = api, served, stored
         self._concurrency = concurrency
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="status-write")
         self._throttle = _Throttle()
+        self.controller = controller
         self.findings = Findings()  # about the view `served` gives
         self._leading = leading
         self._due = asyncio.Event()
@@ -117,11 +129,13 @@ class StatusWriter:
         policies = {(s.namespace, s.name): s for s in findings.policies}
         gateways = {(s.namespace, s.name): s for s in findings.gateways}
         routes = {(s.namespace, s.name): s for s in findings.routes}
+        classes = {("", s.name): s for s in findings.classes}
+        controller = self.controller
 
         def policy(key: Key, served: JSON, current: JSON, now: str) -> JSON | None:
             before = (current.get("status") or {}).get("ancestors") or []
             found = problems.get((POLICIES.kind, key), [])
-            after = ancestors(served, policies.get(key), found, before, now)
+            after = ancestors(served, policies.get(key), found, before, now, controller)
             return None if after is None else {"ancestors": after}
 
         def gateway(key: Key, served: JSON, current: JSON, now: str) -> JSON | None:
@@ -136,9 +150,18 @@ class StatusWriter:
             if found is None:
                 return None
             before = (current.get("status") or {}).get("parents") or []
-            return {"parents": route_parents(found, before, now)}
+            return {"parents": route_parents(found, before, now, controller)}
 
-        return [(POLICIES, policy), (GATEWAYS, gateway), (HTTPROUTES, route)]
+        def gateway_class(key: Key, served: JSON, current: JSON, now: str) -> JSON | None:
+            found = classes.get(key)  # another controller's class: never touched
+            return None if found is None else class_status(found, current.get("status") or {}, now)
+
+        return [
+            (GATEWAYCLASSES, gateway_class),
+            (POLICIES, policy),
+            (GATEWAYS, gateway),
+            (HTTPROUTES, route),
+        ]
 
     async def _reconcile_kind(self, resource: Resource, desired: Desired, now: str) -> bool:
         """False when the pass should stop (the server is unwell, or leadership is gone)."""
