@@ -26,7 +26,7 @@ from xdscp.pipeline import Pipeline
 from xdscp.resourcetypes import CLUSTER, SECRET
 from xdscp.served import Served, Sink
 from xdscp.server.admin import start_admin
-from xdscp.server.admission import BOUNDS, Limits
+from xdscp.server.admission import BOUNDS, PACE, Limits
 from xdscp.server.ads import DEFAULT_MAX_MESSAGE_BYTES, AdsServicer, start_server
 from xdscp.server.auth import TlsConfig
 from xdscp.server.fleet import Fleet
@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_IMAGE",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_XDS_ADDRESS",
+    "PACE",
     "DeployerConfig",
     "KubernetesConfig",
     "Limits",

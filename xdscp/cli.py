@@ -66,7 +66,8 @@ def _serve(args: argparse.Namespace) -> int:
     if bool(args.paths) == args.kubernetes:
         raise UserError("give YAML files or directories, or --kubernetes (not both)")
     try:
-        limits = app.Limits(**{field: getattr(args, field) for field in app.BOUNDS})
+        fields = [*app.BOUNDS, app.PACE[1]]
+        limits = app.Limits(**{field: getattr(args, field) for field in fields})
     except ValueError as err:
         raise UserError(str(err)) from err
     config = app.ServeConfig(
@@ -258,6 +259,16 @@ def _add_serve(parser: argparse.ArgumentParser) -> None:
             default=getattr(defaults, bound.field),
             help=f"{bound.what} (default %(default)s)",
         )
+    flag, field = app.PACE
+    bounds.add_argument(
+        flag,
+        dest=field,
+        metavar="N",
+        type=int,
+        default=getattr(defaults, field),
+        help="resource names a stream's requests may carry per second, after a burst of "
+        "--max-names-per-stream; more are read more slowly, not refused (default %(default)s)",
+    )
 
 
 def _add_kubernetes(parser: argparse.ArgumentParser) -> None:

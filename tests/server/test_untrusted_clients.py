@@ -4,8 +4,10 @@ client on the same server keeps getting updates. Every bound at its default."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -325,3 +327,31 @@ def test_readme_lists_every_bound_with_its_default() -> None:
     rows = {cell[1].strip(" `"): cell[2].strip(" `") for cell in cells}
     defaults = {bound.flag: str(getattr(LIMITS, field)) for field, bound in BOUNDS.items()}
     assert {flag: rows.get(flag) for flag in defaults} == defaults
+
+
+def test_a_stream_sending_names_faster_than_its_pace_waits_and_others_do_not() -> None:
+    """Past its burst, a stream's requests are handled at --max-names-per-second: never
+    sooner (a lower bound, however loaded the machine), and nobody else waits for it."""
+    pace = Limits(names_per_second=20_000, names_per_stream=2_000)
+    requests, per_request = 6, 2_000
+
+    async def scenario() -> float:
+        async with (
+            serving(None, pace) as server,
+            honest_client(server) as updated,
+            stream(server.port, delta=True) as fast,
+        ):
+            started = time.monotonic()
+            for i in range(requests):
+                names = [f"{i}-{j}" for j in range(per_request)]
+                await fast.send(delta(EDS, subscribe=names, with_node=i == 0))
+                await updated()  # the well-behaved client is served meanwhile
+                await fast.send(delta(EDS, unsubscribe=names))
+            await fast.send(delta(CDS))
+            while (await fast.recv()).type_url != CDS:
+                pass
+            return time.monotonic() - started
+
+    elapsed = asyncio.run(scenario())
+    # 12 requests of 2,000 names each, 2,000 of them in the burst: 22,000 at 20,000/s.
+    assert elapsed >= (2 * requests * per_request - 2_000) / 20_000

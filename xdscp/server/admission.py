@@ -8,6 +8,7 @@ notice. A refusal names the field, its size and the bound, never the client's by
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -36,6 +37,8 @@ class Limits:
     names_per_request: int = 50_000
     names_per_stream: int = 100_000
     unknown_types: int = 16
+    # Not a bound but a pace: a stream sending more is read more slowly (PACE).
+    names_per_second: int = 100_000
 
     def __post_init__(self) -> None:
         if self.name_length < MIN_NAME_LENGTH:
@@ -43,9 +46,9 @@ class Limits:
                 f"--max-name-length {self.name_length} is below {MIN_NAME_LENGTH}: "
                 "every type URL and nonce must fit"
             )
-        for bound in BOUNDS.values():
-            if getattr(self, bound.field) < 1:
-                raise ValueError(f"{bound.flag} must be at least 1")
+        for flag, field in (*((b.flag, b.field) for b in BOUNDS.values()), PACE):
+            if getattr(self, field) < 1:
+                raise ValueError(f"{flag} must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,27 @@ BOUNDS = {
         ),
     )
 }
+
+
+# The flag for Limits.names_per_second.
+PACE = ("--max-names-per-second", "names_per_second")
+
+
+class Pace:
+    """How long a stream waits before its next request is handled: names come at most at the
+    rate given, after a burst of a whole stream's worth (an Envoy's reconnect). A client that
+    sends more waits, and gRPC's flow control holds it back; the others are served meanwhile."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.rate, self.burst = limits.names_per_second, limits.names_per_stream
+        self._allowance, self._at = float(self.burst), time.monotonic()
+
+    def wait(self, request: Request) -> float:
+        now = time.monotonic()
+        self._allowance = min(self.burst, self._allowance + (now - self._at) * self.rate)
+        self._at = now
+        self._allowance -= _count(request)
+        return max(0.0, -self._allowance / self.rate)
 
 
 @dataclass(frozen=True)

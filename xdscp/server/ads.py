@@ -15,7 +15,7 @@ from xdscp.cache import SnapshotCache
 from xdscp.errors import BindError
 from xdscp.logs import StreamLog
 from xdscp.metrics import Metrics
-from xdscp.server.admission import Admission, Limits, Rejection
+from xdscp.server.admission import Admission, Limits, Pace, Rejection
 from xdscp.server.auth import TlsConfig, peer_identities
 from xdscp.server.delta import DeltaStream
 from xdscp.server.fleet import Fleet
@@ -81,8 +81,10 @@ class AdsServicer:
         stream_log = StreamLog(log, status)
         observer = StreamObserver(status, self.metrics, stream_log, self.verdicts)
         admission = Admission(self.limits, peer_identities(context.auth_context()))
+        pace = Pace(self.limits)
         events: asyncio.Queue[Request | _Changed | None] = asyncio.Queue()
-        reader = asyncio.create_task(_read(requests, events))
+        room = asyncio.Semaphore(1)  # for one request read ahead of the one being handled
+        reader = asyncio.create_task(_read(requests, events, room))
         wake_pending = False
         group = ""
 
@@ -101,7 +103,10 @@ class AdsServicer:
                     snapshot = self.cache.get(group)
                     output = stream.on_snapshot(snapshot) if snapshot else None
                 else:
+                    room.release()
                     rejection = admission.admit(event)
+                    if rejection is None and (wait := pace.wait(event)):
+                        await asyncio.sleep(wait)
                     if rejection is None:
                         observer.request(event)
                         if cancel_watch is None:
@@ -150,10 +155,18 @@ class AdsServicer:
 
 
 async def _read(
-    requests: AsyncIterator[Request], events: asyncio.Queue[Request | _Changed | None]
+    requests: AsyncIterator[Request],
+    events: asyncio.Queue[Request | _Changed | None],
+    room: asyncio.Semaphore,
 ) -> None:
+    """Requests into `events`, each once there is room for it: a client sending faster than
+    its stream is served is held back by gRPC's flow control, not buffered here."""
     try:
-        async for request in requests:
+        while True:
+            await room.acquire()
+            request = await anext(requests, None)
+            if request is None:
+                break
             events.put_nowait(request)
     finally:
         events.put_nowait(_END)
