@@ -3,6 +3,7 @@
 Everything the helpers create lives in namespaces they create (`ip netns add`), with both ends
 of a veth pair inside them, so the root namespace's interfaces and routes are never touched.
 
+namespace    a Namespace deleted when an ExitStack closes
 Namespace    one `ip netns` namespace: `ip -n`, `ip netns exec` as an argv prefix, and
              `run(fn)`, which calls fn in a thread that has joined the namespace, so plain
              Python sockets (urllib, the project's http_get) reach its loopback
@@ -31,6 +32,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+import pytest
 
 from xdscp.demo.processes import BIN, Process, served_ports, wait_for
 
@@ -123,6 +126,15 @@ class Namespace:
             self.deleted = True
 
 
+def namespace(name: str, stack: ExitStack) -> Namespace:
+    """A new namespace, deleted when `stack` closes. Create namespaces before what runs in
+    them: deleting one also kills whatever still runs inside (a process whose start timed
+    out, say), so it must come last."""
+    ns = Namespace(name)
+    stack.callback(ns.delete)
+    return ns
+
+
 def veth_pair(a: Namespace, dev_a: str, addr_a: str, b: Namespace, dev_b: str, addr_b: str) -> None:
     """A veth pair created directly inside `a` and `b` (never in the root namespace), up.
 
@@ -161,6 +173,12 @@ def serve(
     argv += ["--xds-address", f"{host}:0", "--admin-port", "0", "--listener-address", host]
     xdscp = ns.start("xdscp", [*argv, "--ready-file", str(ready_file)], where, stack)
     return xdscp, wait_for(lambda: served_ports(xdscp, ready_file), 30, "xdscp to serve")
+
+
+def skip_unless_available() -> None:
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
 
 
 def unavailable() -> str | None:

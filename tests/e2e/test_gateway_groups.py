@@ -107,18 +107,14 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    reason = netns.unavailable()
-    if reason:
-        pytest.skip(reason)
+    netns.skip_unless_available()
     tag = f"{os.getpid()}"
     with ExitStack() as stack:
         where = stack.enter_context(workdir("xdscp-groups-"))
-        cp = Namespace(f"xdscp-gg-cp-{tag}")
-        stack.callback(cp.delete)
+        cp = netns.namespace(f"xdscp-gg-cp-{tag}", stack)
         namespaces = {}
         for index, (which, (cp_addr, envoy_addr)) in enumerate(SUBNETS.items()):
-            ns = Namespace(f"xdscp-gg-{which[:3]}-{tag}")
-            stack.callback(ns.delete)
+            ns = netns.namespace(f"xdscp-gg-{which[:3]}-{tag}", stack)
             netns.veth_pair(
                 cp,
                 f"xgc{index}{tag}"[:15],

@@ -188,18 +188,12 @@ def _answers(ns: Namespace, url: str) -> bool:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    reason = netns.unavailable()
-    if reason:
-        pytest.skip(reason)
+    netns.skip_unless_available()
     tag = f"{os.getpid()}"
     with ExitStack() as stack:
         where = stack.enter_context(workdir("xdscp-keepalive-"))
-        # Namespaces first, so their deletion runs last: it also kills whatever still runs
-        # inside them (a process whose start timed out, say).
-        gateway = Namespace(f"xdscp-ka-gw-{tag}")
-        stack.callback(gateway.delete)
-        backend = Namespace(f"xdscp-ka-be-{tag}")
-        stack.callback(backend.delete)
+        gateway = netns.namespace(f"xdscp-ka-gw-{tag}", stack)
+        backend = netns.namespace(f"xdscp-ka-be-{tag}", stack)
         gateway_dev, backend_dev = f"xkg{tag}"[:15], f"xkb{tag}"[:15]
         netns.veth_pair(
             gateway,

@@ -142,9 +142,7 @@ def envoy_bootstrap(which: str, namespace: str, socket_path: Path) -> dict[str, 
 
 @pytest.fixture(scope="module")
 def lab(k8s_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    reason = netns.unavailable()
-    if reason:
-        pytest.skip(reason)
+    netns.skip_unless_available()
     where = tmp_path_factory.mktemp("kmode-gateways")
     namespace = k8s_cluster.create_namespace("kmode-gateways")
     apps = k8s_cluster.create_namespace("kmode-gateways-apps")
@@ -152,8 +150,7 @@ def lab(k8s_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory) -> I
     with ExitStack() as stack:
         spaces: dict[str, Namespace] = {}
         for which in HOSTS:
-            ns = Namespace(f"xdscp-kg-{which[:3]}-{tag}")
-            stack.callback(ns.delete)
+            ns = netns.namespace(f"xdscp-kg-{which[:3]}-{tag}", stack)
             ns.ip("addr", "add", f"{BACKEND_ADDR}/32", "dev", "lo")
             spaces[which] = ns
             for port in (HTTPBIN_PORT, API_PORT):
