@@ -23,6 +23,8 @@ from xdscp.sources.kubernetes.api import JSON, Api, ApiError
 from xdscp.sources.kubernetes.kinds import GATEWAYS, Resource
 from xdscp.sources.kubernetes.proxy import (
     DEFAULTS,
+    GATEWAY_LABEL,
+    MANAGED_BY,
     DeployerConfig,
     Parameters,
     addresses,
@@ -36,11 +38,12 @@ log = logging.getLogger("xdscp.kubernetes")
 RESYNC_SECONDS = 5.0  # how often addresses are read back from the Services
 REAPPLY_SECONDS = 60.0  # how often unchanged objects are applied again anyway
 
+SERVICES = Resource("Service", "", "v1", "services")
 _RESOURCES = {
     "ServiceAccount": Resource("ServiceAccount", "", "v1", "serviceaccounts"),
     "ConfigMap": Resource("ConfigMap", "", "v1", "configmaps"),
     "Deployment": Resource("Deployment", "apps", "v1", "deployments"),
-    "Service": Resource("Service", "", "v1", "services"),
+    "Service": SERVICES,
 }
 ObjectKey = tuple[str, str, str]  # kind, namespace, name
 
@@ -81,15 +84,26 @@ class Deployer:
 
     async def _reconcile(self) -> None:
         stored = self._store.objects(GATEWAYS)
-        for key in self._ours:
-            gateway = stored.get(key)
-            if gateway is None or (gateway.get("metadata") or {}).get("deletionTimestamp"):
-                continue
+        ours = [
+            (key, gateway)
+            for key in self._ours
+            if (gateway := stored.get(key)) is not None
+            and not (gateway.get("metadata") or {}).get("deletionTimestamp")
+        ]
+        for key, gateway in ours:
             params = await self._parameters(key, gateway)
-            service: JSON | None = None
             for wanted in manifests(gateway, params, self.config):
-                service = await self._apply(wanted)
-            if service is not None:
+                await self._apply(wanted)
+        # The Services' addresses: one list per namespace, of the deployer's Services only.
+        services: dict[Key, JSON] = {}
+        for namespace in sorted({key[0] for key, _ in ours}):
+            query = (("labelSelector", f"{MANAGED_BY}=xdscp,{GATEWAY_LABEL}"),)
+            listed = await asyncio.to_thread(self.api.get, SERVICES.path(namespace), query)
+            for item in listed.get("items") or ():
+                meta = item.get("metadata") or {}
+                services[(namespace, str(meta.get("name")))] = item
+        for key, gateway in ours:
+            if (service := services.get(key)) is not None:
                 await self._addresses(key, gateway, service)
 
     async def _parameters(self, key: Key, gateway: JSON) -> Parameters:
@@ -119,19 +133,16 @@ class Deployer:
                 log.warning("%s (using the default proxy parameters)", problem)
         return found
 
-    async def _apply(self, wanted: JSON) -> JSON | None:
-        """Apply one object if it changed; the object as the server holds it, when read."""
+    async def _apply(self, wanted: JSON) -> None:
+        """Apply one object, unless it was applied as it is now."""
         meta = wanted["metadata"]
         key = (str(wanted["kind"]), str(meta["namespace"]), str(meta["name"]))
-        path = _RESOURCES[key[0]].path(key[1], key[2])
         if self._applied.get(key) == wanted:
-            if key[0] != "Service":
-                return None
-            return await asyncio.to_thread(self.api.get, path)
-        applied = await asyncio.to_thread(self.api.apply, path, wanted)
+            return
+        path = _RESOURCES[key[0]].path(key[1], key[2])
+        await asyncio.to_thread(self.api.apply, path, wanted)
         self._applied[key] = wanted
         log.info("applied %s %s/%s", *key)
-        return applied
 
     async def _addresses(self, key: Key, gateway: JSON, service: JSON) -> None:
         found = addresses(service)

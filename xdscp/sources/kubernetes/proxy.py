@@ -33,6 +33,7 @@ BOOTSTRAP_KEY = "envoy.yaml"
 PARAMETER_KEYS = ("image", "replicas", "serviceType", "resources", "labels", "annotations")
 _YAML_KEYS = frozenset({"resources", "labels", "annotations"})
 GATEWAY_LABEL = "gateway.networking.k8s.io/gateway-name"  # Gateway API's, on what it generates
+MANAGED_BY = "app.kubernetes.io/managed-by"
 # A Service port name: at most 15 of [a-z0-9-], a letter among them, no '-' at either end or twice.
 _SERVICE_PORT = re.compile(r"(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?")
 SECTION = Annotated[str, StringConstraints(min_length=1, max_length=253)]
@@ -109,7 +110,7 @@ def manifests(gateway: JSON, params: Parameters, config: DeployerConfig) -> list
         **params.labels,
         **(infrastructure.get("labels") or {}),
         "app.kubernetes.io/name": name,
-        "app.kubernetes.io/managed-by": "xdscp",
+        MANAGED_BY: "xdscp",
         GATEWAY_LABEL: name,
     }
     annotations = {**params.annotations, **(infrastructure.get("annotations") or {})}
