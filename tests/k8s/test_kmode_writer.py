@@ -137,3 +137,33 @@ def test_a_429_pauses_every_write_for_its_retry_after_and_each_is_written_in_the
     first_refusal = min(server.refused_at)
     assert min(server.accepted_at) >= first_refusal + RETRY_AFTER * 0.9
     assert server.most_in_flight <= CONCURRENCY
+
+
+def test_a_pass_cut_short_by_a_lapse_of_leadership_resumes_by_itself() -> None:
+    """The Lease renewed late: leadership lapses for a moment between two of the elector's
+    checks, so nothing announces its return. The writer must come back on its own."""
+    server, registry = FakeServer(throttle=0), CollectorRegistry()
+    served = {k: dict(v) for k, v in server.objects.items()}
+    asked = 0
+
+    def leading() -> bool:
+        nonlocal asked
+        asked += 1
+        return not 10 <= asked < 15
+
+    writer = StatusWriter(
+        server, lambda r: served, server.stored, leading, registry, concurrency=CONCURRENCY
+    )
+
+    async def run() -> None:
+        task = asyncio.create_task(writer.run())
+        try:
+            writer.publish(Findings(policies=tuple(found(i) for i in range(POLICY_COUNT))))
+            deadline = time.monotonic() + 10
+            while len(server.patches) < POLICY_COUNT and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)  # no poke: only the writer itself may resume
+        finally:
+            task.cancel()
+
+    asyncio.run(run())
+    assert sorted(server.patches) == sorted(f"p{i}" for i in range(POLICY_COUNT))

@@ -12,6 +12,7 @@ away) pauses them all for the Retry-After the server names, then the write is tr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -50,6 +51,7 @@ RETRY_SECONDS = 1.0  # after a failed write; the watch pokes sooner when the obj
 # well inside the seats API Priority and Fairness gives a workload's priority level.
 CONCURRENCY = 16
 TOO_MANY_REQUESTS = 429
+YIELD_EVERY = 200  # objects compared between two turns of the event loop
 THROTTLED_WAIT = 1.0  # seconds, after a 429 that names no Retry-After
 THROTTLED_WAIT_MAX = 30.0  # the longest Retry-After honoured
 THROTTLED_TRIES = 10  # of one write in one pass; then the pass ends and is tried again later
@@ -108,17 +110,26 @@ class StatusWriter:
         self._due.set()
 
     async def run(self) -> None:
+        unfinished = False
         while True:
-            await self._due.wait()
+            if unfinished:
+                # Cut short by a failed write, or not leading: try again soon even if no one
+                # pokes. Leadership can lapse for a moment (a Lease renewal that came back
+                # late) between two of the elector's checks, and then no one announces it.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._due.wait(), RETRY_SECONDS)
+            else:
+                await self._due.wait()
             self._due.clear()
-            if self._leading():
-                await self._reconcile()
+            unfinished = not (self._leading() and await self._reconcile())
 
-    async def _reconcile(self) -> None:
+    async def _reconcile(self) -> bool:
+        """False when the pass was cut short."""
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for resource, desired in self._kinds():
             if not await self._reconcile_kind(resource, desired, now):
-                return
+                return False
+        return True
 
     def _kinds(self) -> list[tuple[Resource, Desired]]:
         findings = self.findings
@@ -170,7 +181,9 @@ class StatusWriter:
             k: v for k, v in self._written[resource.kind].items() if k in stored
         }
         due: list[tuple[Key, str, JSON]] = []
-        for key, served in sorted(self._served(resource).items()):
+        for n, (key, served) in enumerate(sorted(self._served(resource).items())):
+            if n % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # 10,000 comparisons must not hold up the Lease, xDS
             current = stored.get(key)
             if current is None or _generation(current) != _generation(served):
                 continue  # deleted, or a newer spec is on its way through the pipeline
@@ -234,7 +247,6 @@ class StatusWriter:
         else:
             self.writes.labels(kind, "error").inc()
             log.warning("writing the status of %s %s/%s: still throttled", kind, *key)
-        loop.call_later(RETRY_SECONDS, self.poke)
         return False
 
 
