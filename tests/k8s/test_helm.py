@@ -32,6 +32,7 @@ VALUE_SETS = {
         "envoy.enabled=false",
         "podDisruptionBudget.enabled=false",
         "readNodes=false",
+        "deployer.enabled=false",
     ],
     "sized": [
         "replicas=3",
@@ -185,6 +186,33 @@ def test_envoy_the_pdb_and_reading_nodes_are_optional() -> None:
     assert not [name for _, name in kinds if "envoy" in name or "nodes" in name]
     assert ("PodDisruptionBudget", "xdscp") not in kinds
     assert ("Deployment", "xdscp") in kinds
+    # Without the deployer: --no-deployer, and no write access to what it would deploy.
+    assert "--no-deployer" in xdscp_container(rendered)["args"]
+    (role,) = [r for r in of_kind(rendered, "ClusterRole") if r["metadata"]["name"] == "xdscp"]
+    for rule in role["rules"]:
+        assert set(rule["verbs"]) <= {"get", "list", "watch", "patch"}, rule
+        assert rule["verbs"] != ["patch"] or all(r.endswith("/status") for r in rule["resources"])
+        assert not {"deployments", "configmaps", "serviceaccounts"} & set(rule["resources"]), rule
+
+
+def test_the_deployer_may_apply_exactly_its_four_kinds() -> None:
+    rendered = template()
+    args = xdscp_container(rendered)["args"]
+    assert "--proxy-xds-address=xdscp.xdscp-system.svc.cluster.local:18000" in args
+    (role,) = [r for r in of_kind(rendered, "ClusterRole") if r["metadata"]["name"] == "xdscp"]
+    writes = {
+        (group, resource): tuple(rule["verbs"])
+        for rule in role["rules"]
+        if "create" in rule["verbs"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    assert writes == {
+        ("", "serviceaccounts"): ("get", "create", "patch"),
+        ("", "configmaps"): ("get", "create", "patch"),
+        ("", "services"): ("get", "create", "patch"),
+        ("apps", "deployments"): ("get", "create", "patch"),
+    }
 
 
 def test_replicas_resources_image_and_lease_come_from_values() -> None:
