@@ -139,9 +139,6 @@ class Process:
                 self.popen.wait()
         self._log.close()
 
-    def kill(self) -> None:
-        self.stop(signal.SIGKILL)
-
 
 class Xdscp(Process):
     """`xdscp serve` as a process; its ports are read from the file it writes when serving."""

@@ -48,10 +48,6 @@ class Loaded:
     problems: list[Problem] = field(default_factory=list)
 
 
-def object_key(obj: KubeObject) -> ObjectKey:
-    return (obj.KIND, obj.metadata.namespace, obj.metadata.name)
-
-
 def load(docs: Iterable[Document], previous: Mapping[ObjectKey, KubeObject]) -> Loaded:
     """Validate each document; an invalid one keeps the previous good version of its object.
 
