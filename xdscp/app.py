@@ -20,9 +20,8 @@ from xdscp.envoyrules import violations
 from xdscp.errors import UserError
 from xdscp.gatewaystatus import CONTROLLER
 from xdscp.metrics import Metrics
-from xdscp.model.backendconfigpolicy import BackendConfigPolicy
 from xdscp.model.problems import Problem
-from xdscp.pipeline import Pipeline
+from xdscp.pipeline import Pipeline, policy_warnings
 from xdscp.resourcetypes import CLUSTER, SECRET
 from xdscp.served import Served, Sink
 from xdscp.server.admin import start_admin
@@ -36,7 +35,6 @@ from xdscp.sources.kubernetes import KubernetesConfig, KubernetesSource
 from xdscp.sources.kubernetes.deployer import Deployer
 from xdscp.sources.kubernetes.proxy import DEFAULT_IMAGE, DEFAULT_XDS_ADDRESS, DeployerConfig
 from xdscp.sources.kubernetes.statussink import StatusSink
-from xdscp.status import Accepted
 from xdscp.translate import Options, Translation, translate
 from xdscp.verify import Check, compare, dynamic_clusters, dynamic_secrets
 
@@ -205,7 +203,7 @@ def findings(paths: tuple[Path, ...]) -> Findings:
         (
             *update.problems,
             *translation.problems,
-            *_policy_warnings(translation, update),
+            *policy_warnings(translation, update.resources),
             *_envoy_rule_problems(translation),
         )
     )
@@ -225,17 +223,6 @@ def _envoy_rule_problems(translation: Translation) -> Iterator[Problem]:
             for path, rule in itertools.islice(violations(message), 1):
                 kind = message.DESCRIPTOR.name
                 yield Problem("translate", kind, "", name, path, f"Envoy would refuse it: {rule}")
-
-
-def _policy_warnings(translation: Translation, update: Update) -> Iterator[Problem]:
-    """A policy accepted with a reservation (TargetNotFound, PartiallyValid), per target."""
-    for status in translation.statuses:
-        key = (BackendConfigPolicy.KIND, status.namespace, status.name)
-        source = update.resources.origins.get(key, "")
-        for target in status.ancestors:
-            if target.accepted in (Accepted.TARGET_NOT_FOUND, Accepted.PARTIALLY_VALID):
-                message = f"{target.accepted.value}: {target.accepted_message}"
-                yield Problem(source, *key, "", message, warning=True)
 
 
 def verify(admin: str, paths: tuple[Path, ...]) -> list[Check]:

@@ -6,18 +6,22 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Iterator
 
 from xdscp.cache import SnapshotCache
 from xdscp.envoyrules import violations
 from xdscp.groups import GATEWAY, ROLE, UNNAMED
 from xdscp.logs import clip
 from xdscp.metrics import Metrics
+from xdscp.model.backendconfigpolicy import BackendConfigPolicy
+from xdscp.model.problems import Problem
 from xdscp.model.resources import Resources
 from xdscp.quarantine import Quarantine
 from xdscp.resourcetypes import SHORT_NAMES
 from xdscp.served import Findings, Served
 from xdscp.snapshot import Snapshot, by_group
 from xdscp.sources import Update
+from xdscp.status import Accepted
 from xdscp.translate import Memo, Options, Translation, translate
 from xdscp.translate.secrets import Memory
 
@@ -36,6 +40,7 @@ class Pipeline:
         self._translated: Resources | None = None  # the last input that translated
         # What Secrets served last: kept while one goes missing or bad (see translate).
         self.secret_memory = Memory()
+        self._logged: tuple[tuple[Problem, ...], ...] | None = None  # logged once per change
 
     def apply(self, update: Update) -> Served | None:
         """Serve the update and return what is served. If translating it fails, the objects it
@@ -89,9 +94,11 @@ class Pipeline:
         )
         held = self.quarantine.problems(update.resources)
         problems = tuple(sorted((*update.problems, *translation.problems, *held)))
-        if previous is None or problems != previous.findings.problems:
-            for problem in problems:
+        warnings = tuple(policy_warnings(translation, update.resources))
+        if (problems, warnings) != self._logged:
+            for problem in sorted((*problems, *warnings)):
                 log.warning("%s", problem)
+        self._logged = (problems, warnings)
         stale = (
             f"held at their last good version: {', '.join(p.object for p in held[:5])}"
             + (f" and {len(held) - 5} more" if len(held) > 5 else "")
@@ -114,6 +121,18 @@ class Pipeline:
         self.metrics.stale.set(1 if stale else 0)
         log.info("snapshot %s: %s", snapshot.version, _counts(snapshot))
         return served
+
+
+def policy_warnings(translation: Translation, resources: Resources) -> Iterator[Problem]:
+    """A policy accepted with a reservation (TargetNotFound, PartiallyValid), per target: what
+    `xdscp validate` warns of and `serve` logs (its status says it too)."""
+    for status in translation.statuses:
+        key = (BackendConfigPolicy.KIND, status.namespace, status.name)
+        source = resources.origins.get(key, "")
+        for target in status.ancestors:
+            if target.accepted in (Accepted.TARGET_NOT_FOUND, Accepted.PARTIALLY_VALID):
+                message = f"{target.accepted.value}: {target.accepted_message}"
+                yield Problem(source, *key, "", message, warning=True)
 
 
 class EnvoyRulesError(Exception):

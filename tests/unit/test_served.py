@@ -75,3 +75,26 @@ def test_admin_documents_before_and_after_a_view_is_served() -> None:
         short: served.snapshot.versions[url] for url, short in SHORT_NAMES.items()
     }
     assert set(document["groups"]) == set(served.groups)
+
+
+def test_serve_logs_a_policy_accepted_with_a_reservation(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`xdscp validate` warns of a policy whose target is missing; `serve` says the same in its
+    log (once per change), or an operator with a typo in targetRefs never learns of it."""
+    policy = tmp_path / "typo.yaml"
+    policy.write_text(
+        "apiVersion: gateway.kgateway.dev/v1alpha1\n"
+        "kind: BackendConfigPolicy\n"
+        "metadata: {name: typo, namespace: httpbin}\n"
+        "spec:\n"
+        "  targetRefs: [{group: '', kind: Service, name: htpbin}]\n"
+        "  connectTimeout: 2s\n"
+    )
+    pipeline = Pipeline(SnapshotCache(), Metrics(), Options())
+    with caplog.at_level("WARNING", logger="xdscp"):
+        pipeline.apply(load((ROOT / "policies", policy)))
+        pipeline.apply(load((ROOT / "policies", policy)))
+    lines = [r.getMessage() for r in caplog.records if "httpbin/typo" in r.getMessage()]
+    assert len(lines) == 1, caplog.text
+    assert "TargetNotFound" in lines[0] and "htpbin" in lines[0]
