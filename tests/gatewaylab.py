@@ -11,6 +11,16 @@ LISTENER_PORT = 8080
 HOSTS = {"public": "www.example.com", "internal": "internal.example.com"}
 
 
+def gateway_class(name: str, controller: str) -> dict[str, Any]:
+    """A GatewayClass (cluster-scoped) for `controller`'s Gateways."""
+    return {
+        "apiVersion": f"{GATEWAY_API}/v1",
+        "kind": "GatewayClass",
+        "metadata": {"name": name},
+        "spec": {"controllerName": controller},
+    }
+
+
 def gateway(namespace: str, name: str, from_: str | None = None) -> dict[str, Any]:
     """One HTTP listener on LISTENER_PORT; `from_` sets allowedRoutes (default: Same)."""
     listener: dict[str, Any] = {"name": "http", "protocol": "HTTP", "port": LISTENER_PORT}

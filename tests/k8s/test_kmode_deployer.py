@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.gatewaylab import gateway_class
 from tests.processes import Envoy, Xdscp, free_port
 from xdscp.demo.processes import wait_for
 from xdscp.gatewaystatus import CONTROLLER
@@ -28,15 +29,6 @@ from .kmode import TIMEOUT, apply, kubectl_ok, start_xdscp, stopping
 pytestmark = [pytest.mark.apiserver, pytest.mark.envoy, pytest.mark.process]
 
 KINDS = ("serviceaccount", "configmap", "deployment", "service")
-
-
-def gateway_class(name: str, controller: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "GatewayClass",
-        "metadata": {"name": name},
-        "spec": {"controllerName": controller},
-    }
 
 
 def gateway(namespace: str, name: str, class_name: str, port: int, **spec: Any) -> dict[str, Any]:

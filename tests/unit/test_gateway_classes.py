@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.gatewaylab import gateway, route, to_httpbin
+from tests.gatewaylab import gateway, gateway_class, route, to_httpbin
 from xdscp.gatewaystatus import CONTROLLER
 from xdscp.model.load import Document, load
 from xdscp.model.resources import Resources
@@ -14,15 +14,6 @@ from xdscp.resourcetypes import LISTENER
 from xdscp.translate import Options, Translation, translate
 
 FILES = Options()
-
-
-def gateway_class(name: str, controller: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "GatewayClass",
-        "metadata": {"name": name},
-        "spec": {"controllerName": controller},
-    }
 
 
 def translated(*bodies: dict[str, Any], options: Options = FILES) -> Translation:
