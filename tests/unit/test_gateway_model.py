@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from xdscp.model.gateway import GatewaySpec, HTTPRoute, ReferenceGrant, RouteRule
+from xdscp.model.gateway import GatewaySpec
+from xdscp.model.httproute import HTTPRoute, RouteRule
+from xdscp.model.referencegrant import ReferenceGrant
 
 
 def route(*rules: dict[str, Any]) -> HTTPRoute:

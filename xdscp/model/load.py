@@ -12,9 +12,11 @@ from xdscp.model.backendconfigpolicy import Backend, BackendConfigPolicy
 from xdscp.model.base import KubeObject
 from xdscp.model.catalog import unknown_kind
 from xdscp.model.errors import describe
-from xdscp.model.gateway import Gateway, GatewayClass, HTTPRoute, ReferenceGrant
+from xdscp.model.gateway import Gateway, GatewayClass
+from xdscp.model.httproute import HTTPRoute
 from xdscp.model.node import Node
 from xdscp.model.problems import Problem
+from xdscp.model.referencegrant import ReferenceGrant
 from xdscp.model.secret import Secret
 from xdscp.model.service import EndpointSlice, Service
 

@@ -10,8 +10,10 @@ from typing import TypeVar
 
 from xdscp.model.backendconfigpolicy import Backend, BackendConfigPolicy
 from xdscp.model.base import KubeObject
-from xdscp.model.gateway import Gateway, GatewayClass, HTTPRoute, ReferenceGrant
+from xdscp.model.gateway import Gateway, GatewayClass
+from xdscp.model.httproute import HTTPRoute
 from xdscp.model.node import Node
+from xdscp.model.referencegrant import ReferenceGrant
 from xdscp.model.secret import Secret
 from xdscp.model.service import EndpointSlice, Service
 

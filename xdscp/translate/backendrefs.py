@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xdscp.model.gateway import GROUP, BackendRef, HTTPRoute
+from xdscp.model.gatewayapi import GROUP
+from xdscp.model.httproute import BackendRef, HTTPRoute
 from xdscp.model.resources import Resources
 from xdscp.translate import names
 

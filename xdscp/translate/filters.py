@@ -11,7 +11,8 @@ from envoy.config.core.v3 import base_pb2
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.type.matcher.v3 import regex_pb2
 
-from xdscp.model.gateway import HeaderModifier, PathModifier, RequestRedirect, RouteRule
+from xdscp.model.httproute import RouteRule
+from xdscp.model.routefilter import HeaderModifier, PathModifier, RequestRedirect
 from xdscp.translate import protos
 
 SUPPORTED = frozenset(

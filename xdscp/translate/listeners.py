@@ -18,7 +18,9 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 )
 
 from xdscp.gatewaystatus import GatewayStatus, ListenerStatus, ParentStatus, RouteStatus
-from xdscp.model.gateway import GROUP, Gateway, HTTPRoute, Listener, ParentRef
+from xdscp.model.gateway import Gateway, Listener
+from xdscp.model.gatewayapi import GROUP
+from xdscp.model.httproute import HTTPRoute, ParentRef
 from xdscp.model.problems import Problem
 from xdscp.model.resources import Key, Resources
 from xdscp.status import Condition

@@ -5,7 +5,7 @@ from __future__ import annotations
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.type.matcher.v3 import regex_pb2, string_pb2
 
-from xdscp.model.gateway import HeaderMatch, PathMatch, RouteMatch
+from xdscp.model.routematch import HeaderMatch, PathMatch, RouteMatch
 
 METHOD = ":method"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from envoy.config.route.v3 import route_components_pb2, route_pb2
 
-from xdscp.model.gateway import HTTPRoute, RouteRule
+from xdscp.model.httproute import HTTPRoute, RouteRule
 from xdscp.model.problems import Problem
 from xdscp.model.resources import Resources
 from xdscp.translate.backendrefs import Unresolved, resolve

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from xdscp.model.backendconfigpolicy import BackendConfigPolicy
 from xdscp.model.base import KubeObject
-from xdscp.model.gateway import Gateway, GatewayClass, HTTPRoute
+from xdscp.model.gateway import Gateway, GatewayClass
+from xdscp.model.httproute import HTTPRoute
 from xdscp.model.load import KINDS
 from xdscp.model.secret import KEYS as SECRET_KEYS
 from xdscp.model.secret import TYPES as SECRET_TYPES
