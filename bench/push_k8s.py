@@ -35,10 +35,12 @@ from kubernetes import client
 
 from bench import fanout, fleet, gobuild, measure, push
 from bench.push import Plan
+from tests.gatewaylab import gateway_class
 from tests.k8s.apiserver import REPO_CRD_DIR, KubeCluster
 from tests.k8s.kmode import metric, start_xdscp
 from tests.processes import Envoy, Xdscp, free_port
 from xdscp.demo.processes import Process, http_get, wait_for
+from xdscp.gatewaystatus import CONTROLLER
 from xdscp.sources.kubernetes.kinds import POLICIES, WATCHED
 
 IDENTITY = "xdscp-bench"  # the same for every run, so a new process takes the Lease at once
@@ -58,14 +60,22 @@ def endpoint_address(i: int) -> str:
 
 def documents(n: int, listener_port: int) -> Iterator[fleet.Doc]:
     """The fleet as the API server accepts it: Services first, then what refers to them."""
-    docs = list(fleet.documents(n, listener_port, {}))
+    # The fleet's Gateway names class kgateway: declared xdscp's, as in the guide's files.
+    docs = [gateway_class("kgateway", CONTROLLER), *fleet.documents(n, listener_port, {})]
     for doc in docs:
         if doc["kind"] == "Service":
             doc["spec"]["clusterIP"] = "None"
         elif doc["kind"] == "EndpointSlice":
             i = int(doc["metadata"]["name"].removeprefix("svc-"))
             doc["endpoints"][0]["addresses"] = [endpoint_address(i)]
-    order = ("Service", "EndpointSlice", "BackendConfigPolicy", "Gateway", "HTTPRoute")
+    order = (
+        "GatewayClass",
+        "Service",
+        "EndpointSlice",
+        "BackendConfigPolicy",
+        "Gateway",
+        "HTTPRoute",
+    )
     yield from sorted(docs, key=lambda doc: order.index(doc["kind"]))
 
 
