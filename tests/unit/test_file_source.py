@@ -10,7 +10,7 @@ import pytest
 
 from tests.live import ROOT
 from xdscp import render
-from xdscp.sources import files
+from xdscp.sources import yamlfile
 from xdscp.sources.files import FileSource
 from xdscp.translate import Memo, translate
 
@@ -120,13 +120,13 @@ def test_a_rescan_finds_what_no_event_reported_and_reads_only_changed_files(
     view(source)
     assert source.rescan() is None  # nothing changed: nothing new to serve
     reads: list[Path] = []
-    real = files._read_bounded
+    real = yamlfile._read_bounded
 
     def counted(path: Path) -> bytes:
         reads.append(path)
         return real(path)
 
-    monkeypatch.setattr(files, "_read_bounded", counted)
+    monkeypatch.setattr(yamlfile, "_read_bounded", counted)
     edited = policies / POLICY
     edited.write_text(edited.read_text().replace("keepAliveProbes: 3", "keepAliveProbes: 8"))
     update = source.rescan()

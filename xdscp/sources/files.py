@@ -16,25 +16,22 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
-import stat
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from watchfiles import awatch
 
 from xdscp.model.base import KubeObject
-from xdscp.model.load import Document, ObjectKey, load
+from xdscp.model.load import ObjectKey
 from xdscp.model.problems import Problem
 from xdscp.model.resources import Resources
 from xdscp.sources import Update
+from xdscp.sources.yamlfile import LoadedFile, file_problem, read
 
 log = logging.getLogger("xdscp.sources.files")
 SUFFIXES = (".yaml", ".yml", ".json")
-MAX_FILE_BYTES = 16 * 1024 * 1024
 # How long an object may be missing from its files before it is removed while serving: longer
 # than a save (`kubectl get -o yaml > file` leaves the file empty for a request's length).
 REMOVAL_GRACE_SECONDS = 3.0
@@ -42,30 +39,9 @@ REMOVAL_GRACE_SECONDS = 3.0
 TICK_MS = 500
 
 Identity = tuple[str, int, int] | None  # what a root resolves to: real path, device, inode
-Signature = tuple[int, int, int, int, int]  # device, inode, size, mtime, ctime (ns)
 # How often the whole tree is looked at anyway, by stat: a change no event reported (a bind
 # mount that delivers none, a dropped event) is served within this many seconds.
 RESCAN_SECONDS = 10.0
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Safe YAML, with numbers as kubectl reads them (YAML 1.2): `3e0` is the number 3, not
-    the string YAML 1.1 makes of it, so a manifest means the same in both modes."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
-
-
-@dataclass
-class _File:
-    content: bytes = b""
-    objects: dict[ObjectKey, KubeObject] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-    signature: Signature | None = None  # the file's stat when it was read
 
 
 @dataclass
@@ -89,7 +65,7 @@ class FileSource:
         # re-pointing one is seen.
         self.paths = tuple(Path(p) for p in paths)
         self.grace, self._clock = grace, clock
-        self._files: dict[Path, _File] = {}
+        self._files: dict[Path, LoadedFile] = {}
         self._served: dict[ObjectKey, KubeObject] = {}
         self._origins: dict[ObjectKey, str] = {}
         self._last: Update | None = None
@@ -123,7 +99,7 @@ class FileSource:
             for path in filter(self._watched_file, changed):  # editors' temporary files aside
                 if path.is_file():
                     added = added or path not in self._files
-                    self._files[path] = self._read(path, self._files.get(path, _File()))
+                    self._files[path] = read(path, self._files.get(path, LoadedFile()))
                 else:
                     self._files.pop(path, None)
             if added:  # a file changed in place keeps its place
@@ -155,10 +131,10 @@ class FileSource:
         paths = [p for p in changed if self._watched_file(p)]
         if not all(p in self._files and p.is_file() for p in paths):
             return None
-        replaced: dict[Path, _File] = {}
+        replaced: dict[Path, LoadedFile] = {}
         for path in paths:
             before = self._files[path]
-            after = self._read(path, before)
+            after = read(path, before)
             if after.problems or after.objects.keys() != before.objects.keys():
                 return None
             replaced[path] = after
@@ -277,10 +253,12 @@ class FileSource:
             for root in self.paths
         )
 
-    def _read_all(self, problems: list[Problem], trust_stat: bool = False) -> dict[Path, _File]:
+    def _read_all(
+        self, problems: list[Problem], trust_stat: bool = False
+    ) -> dict[Path, LoadedFile]:
         """Every file under every root. A root that is missing keeps its files' last good
         objects (reported): a directory being replaced is no removal."""
-        files: dict[Path, _File] = {}
+        files: dict[Path, LoadedFile] = {}
         for root in self.paths:
             if root.is_dir():
                 found = sorted(p for p in root.rglob("*") if _visible(p, root) and p.is_file())
@@ -291,65 +269,8 @@ class FileSource:
                 found = [p for p in self._files if p == root or p.is_relative_to(root)]
                 files.update((p, self._files[p]) for p in found)
                 continue
-            files.update((p, self._read(p, self._files.get(p, _File()), trust_stat)) for p in found)
+            files.update((p, read(p, self._files.get(p, LoadedFile()), trust_stat)) for p in found)
         return dict(sorted(files.items()))
-
-    def _read(self, path: Path, previous: _File, trust_stat: bool = False) -> _File:
-        """The file's objects; `previous` as is if its content (or, trusting stat, its stat)
-        did not change."""
-        signature = _signature(path)  # before reading: a write during the read shows next time
-
-        def keeping(message: str, content: bytes = previous.content) -> _File:
-            message = f"{message}; keeping its last good objects"
-            return _File(content, previous.objects, [_file_problem(path, message)], signature)
-
-        if trust_stat and signature is not None and signature == previous.signature:
-            return previous
-
-        try:
-            content = _read_bounded(path)
-        except _Refused as err:
-            return keeping(str(err), b"")
-        except OSError as err:  # removed or unreadable between listing and reading
-            return keeping(err.strerror or str(err))
-        if content == previous.content:
-            previous.signature = signature
-            return previous
-        try:
-            bodies = list(yaml.load_all(content, Loader=_Loader))
-        except yaml.YAMLError as err:
-            return keeping(f"invalid YAML ({_where(err)})", content)
-        loaded = load((Document(str(path), body) for body in bodies), previous.objects)
-        return _File(content, loaded.objects, loaded.problems, signature)
-
-
-class _Refused(Exception):
-    """A file not read at all: its objects stay as they were."""
-
-
-def _read_bounded(path: Path) -> bytes:
-    """The file's bytes, checked by its size before any is read, and never more than the
-    limit: a huge file costs a stat, not memory and seconds of a blocked event loop (and a
-    FIFO is never opened, which would block)."""
-    info = path.stat()
-    if not stat.S_ISREG(info.st_mode):
-        raise _Refused("not a regular file")
-    too_large = _Refused(f"file is larger than {MAX_FILE_BYTES} bytes")
-    if info.st_size > MAX_FILE_BYTES:
-        raise too_large
-    with path.open("rb") as file:
-        content = file.read(MAX_FILE_BYTES + 1)
-    if len(content) > MAX_FILE_BYTES:  # it grew between the stat and the read
-        raise too_large
-    return content
-
-
-def _signature(path: Path) -> Signature | None:
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def _identity(root: Path) -> Identity:
@@ -376,16 +297,4 @@ def _visible(path: Path, root: Path) -> bool:
 
 
 def _missing(root: Path) -> Problem:
-    return _file_problem(root, "no such file or directory; keeping its last good objects")
-
-
-def _file_problem(path: Path, message: str) -> Problem:
-    return Problem(str(path), "", "", "", "", message)
-
-
-def _where(err: yaml.YAMLError) -> str:
-    mark = getattr(err, "problem_mark", None)
-    problem = getattr(err, "problem", None) or str(err)
-    if mark is None:
-        return problem
-    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return file_problem(root, "no such file or directory; keeping its last good objects")
