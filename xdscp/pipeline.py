@@ -113,7 +113,7 @@ class Pipeline:
             translation.class_statuses,
         )
         served = self.served = Served(snapshot, groups, findings, stale)
-        self.cache.publish(groups, _notes(update))
+        self.cache.publish(groups, _notes(translation))
         self.metrics.snapshot_build.observe(time.perf_counter() - started)
         self.metrics.snapshot_version.clear()
         self.metrics.snapshot_version.labels(snapshot.version).set(1)
@@ -151,8 +151,9 @@ def _check_envoy_rules(snapshot: Snapshot, translation: Translation) -> None:
                 raise EnvoyRulesError(f"Envoy would refuse {short} {name}: {found[0]}: {found[1]}")
 
 
-def _notes(update: Update) -> dict[str, str]:
-    gateways = update.resources.gateways
+def _notes(translation: Translation) -> dict[str, str]:
+    # The Gateways served: another controller's do not count.
+    gateways = [(s.namespace, s.name) for s in translation.gateway_statuses]
     if len(gateways) < 2:
         return {}
     named = ", ".join("/".join(key) for key in gateways)

@@ -184,6 +184,25 @@ def test_the_unnamed_group_gets_every_cluster_and_the_only_gateway() -> None:
     assert cache.explain(NodeGroup(UNNAMED)) == ""
 
 
+def test_another_controllers_gateway_does_not_count_for_the_unnamed_group() -> None:
+    pipeline, cache = served()
+    theirs = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "GatewayClass",
+        "metadata": {"name": "theirs"},
+        "spec": {"controllerName": "example.com/other"},
+    }
+    world = [
+        {**o, "spec": {**o["spec"], "gatewayClassName": "theirs"}}
+        if o["metadata"]["name"] == "internal"
+        else o
+        for o in WORLD
+    ]
+    assert pipeline.apply(update([theirs, *world])) is not None
+    assert names(cache, UNNAMED, LISTENER) == {"infra/public/http"}
+    assert cache.explain(NodeGroup(UNNAMED)) == ""
+
+
 def test_a_missing_gateway_gets_an_empty_config_until_it_appears() -> None:
     pipeline, cache = served()
     node = base_pb2.Node(id="envoy-9")
