@@ -27,9 +27,10 @@ def busy(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def demo(root: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+def demo(root: Path, *flags: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "xdscp", "demo", "--once", "--root", str(root), *flags],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=180,
@@ -82,6 +83,14 @@ def test_every_port_of_the_demo_can_be_changed(root: Path) -> None:
     # Envoy logs only warnings and errors: a bind failure would not hide under info lines.
     envoy_log = (root / ".demo" / "envoy.log").read_text()
     assert "][info][" not in envoy_log and "][debug][" not in envoy_log
+
+
+def test_the_demo_runs_from_the_checkout_as_make_demo_runs_it(root: Path) -> None:
+    """`make demo` runs in the checkout with the default root "." (relative paths all through,
+    while xdscp and Envoy run in .demo/)."""
+    ports = (str(free_port()), str(free_port()), str(free_port()))
+    flags = ("--xds-port", ports[0], "--admin-port", ports[1], "--envoy-admin-port", ports[2])
+    assert_the_guides_output(demo(Path("."), *flags, cwd=root))
 
 
 def test_a_taken_port_is_named_before_anything_starts(root: Path) -> None:

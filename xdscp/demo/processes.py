@@ -153,13 +153,15 @@ class Xdscp(Process):
         listener_address: str = "127.0.0.1",
         extra: list[str] | None = None,
     ) -> None:
+        # Absolute: the process runs in workdir, and the caller's paths may be relative.
+        workdir = workdir.resolve()
         self.ready_file = workdir / f"xdscp-ready-{time.monotonic_ns()}.json"
         argv = [
             str(BIN / "python"),
             "-m",
             "xdscp",
             "serve",
-            *map(str, paths),
+            *(str(path.resolve()) for path in paths),
             "--xds-address",
             f"127.0.0.1:{xds_port}",
             "--admin-port",
@@ -220,6 +222,7 @@ class Envoy(Process):
         argv_prefix: list[str] | None = None,
         log_level: str = "info",
     ) -> None:
+        workdir = workdir.resolve()  # absolute: Envoy runs in workdir
         self.bootstrap_path = workdir / f"{name}-bootstrap.yaml"
         self.bootstrap_path.write_text(yaml.safe_dump(config))
         address_file = workdir / f"{name}-admin-{time.monotonic_ns()}.txt"
