@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from xdscp.model.problems import Problem
+from xdscp.model.problems import Problem, status_message
 
 POLICY_KIND = "BackendConfigPolicy"
 
@@ -96,7 +96,7 @@ def invalid_ancestors(
     """An invalid policy's status: not accepted, with every validation message, on each target
     it names (else each its last valid version had). Where that version still configures a
     target, Attached says so: it keeps applying. Kubernetes and file mode say the same."""
-    message = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
+    message = status_message(problems)
     kept = {(a.group, a.kind, a.namespace, a.name): a for a in (found.ancestors if found else ())}
     statuses = []
     for target in targets or list(kept):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -31,3 +32,9 @@ class Problem:
         where = f"{self.field}: " if self.field else ""
         severity = "warning: " if self.warning else ""
         return f"{severity}{self.source}: {self.object}: {where}{self.message}"
+
+
+def status_message(problems: Iterable[Problem]) -> str:
+    """What is wrong with one object, as a status condition's message says it: each field and
+    its message, without the object (the status is the object's own)."""
+    return "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)

@@ -9,11 +9,10 @@ condition's status stays the same (as apimachinery's SetStatusCondition does).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
 
 from xdscp.gatewaystatus import CONTROLLER, ClassStatus, GatewayStatus, ParentStatus, RouteStatus
-from xdscp.model.problems import Problem
+from xdscp.model.problems import Problem, status_message
 from xdscp.sources.kubernetes.api import JSON
 from xdscp.status import AncestorStatus, Condition, PolicyStatus, invalid_ancestors
 
@@ -48,15 +47,13 @@ def ancestors(
         ours, generation = found.ancestors, found.generation
     else:
         return None
-    others = [a for a in current if a.get("controllerName") != controller]
-    before = {
-        (_target(a.get("ancestorRef") or {}), c.get("type")): c
-        for a in current
-        if a.get("controllerName") == controller
-        for c in a.get("conditions") or ()
-    }
-    entries = [_entry(a, generation, before, now, controller) for a in ours]
-    return others + entries[: MAX_ANCESTORS - len(others)]
+    refs = [
+        (dict(zip(_REF_FIELDS, (a.group, a.kind, a.namespace, a.name), strict=True)), a.conditions)
+        for a in ours
+    ]
+    return _shared_list(
+        current, "ancestorRef", _target, refs, generation, now, controller, MAX_ANCESTORS
+    )
 
 
 def _target_refs(policy: JSON) -> list[Target]:
@@ -72,22 +69,38 @@ def _target_refs(policy: JSON) -> list[Target]:
     )
 
 
-def _entry(
-    ancestor: AncestorStatus,
+def _shared_list(
+    current: Sequence[JSON],
+    ref_field: str,
+    key: Callable[[JSON], Hashable],
+    ours: Sequence[tuple[JSON, Sequence[Condition]]],
     generation: int,
-    before: Mapping[tuple[Target, Any], JSON],
     now: str,
     controller: str,
-) -> JSON:
-    target = (ancestor.group, ancestor.kind, ancestor.namespace, ancestor.name)
-    return {
-        "ancestorRef": dict(zip(_REF_FIELDS, target, strict=True)),
-        "controllerName": controller,
-        "conditions": [
-            _condition(c, generation, before.get((target, c.type)), now)
-            for c in ancestor.conditions
-        ],
+    limit: int,
+) -> list[JSON]:
+    """A status list controllers share (a policy's ancestors, a route's parents): the other
+    controllers' entries untouched, then ours up to `limit` in all, one per reference, each
+    condition keeping its lastTransitionTime from our entry for the same reference while its
+    status holds."""
+    others = [e for e in current if e.get("controllerName") != controller]
+    before = {
+        (key(e.get(ref_field) or {}), c.get("type")): c
+        for e in current
+        if e.get("controllerName") == controller
+        for c in e.get("conditions") or ()
     }
+    ours_json = [
+        {
+            ref_field: ref,
+            "controllerName": controller,
+            "conditions": [
+                _condition(c, generation, before.get((key(ref), c.type)), now) for c in conditions
+            ],
+        }
+        for ref, conditions in ours
+    ]
+    return others + ours_json[: limit - len(others)]
 
 
 def _condition(condition: Condition, generation: int, before: JSON | None, now: str) -> JSON:
@@ -154,28 +167,10 @@ def route_parents(
     found: RouteStatus, current: Sequence[JSON], now: str, controller: str = CONTROLLER
 ) -> list[JSON]:
     """An HTTPRoute's `status.parents`: other controllers' entries untouched, then ours."""
-    others = [p for p in current if p.get("controllerName") != controller]
-    before = {
-        (_parent_key(p.get("parentRef") or {}), c.get("type")): c
-        for p in current
-        if p.get("controllerName") == controller
-        for c in p.get("conditions") or ()
-    }
-    ours = []
-    for parent in found.parents:
-        ref = _parent_ref(parent)
-        key = _parent_key(ref)
-        ours.append(
-            {
-                "parentRef": ref,
-                "controllerName": controller,
-                "conditions": [
-                    _condition(c, found.generation, before.get((key, c.type)), now)
-                    for c in parent.conditions
-                ],
-            }
-        )
-    return others + ours[: MAX_PARENTS - len(others)]
+    refs = [(_parent_ref(p), p.conditions) for p in found.parents]
+    return _shared_list(
+        current, "parentRef", _parent_key, refs, found.generation, now, controller, MAX_PARENTS
+    )
 
 
 def _parent_ref(parent: ParentStatus) -> JSON:
@@ -201,7 +196,7 @@ def _parent_key(ref: JSON) -> tuple[str, ...]:
 def invalid_route(route: JSON, problems: Sequence[Problem]) -> RouteStatus:
     """A route xdscp cannot read (its last valid version, if any, is still served): not
     Accepted by any Gateway it names, with what is wrong."""
-    message = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
+    message = status_message(problems)
     meta = route.get("metadata") or {}
     namespace = str(meta.get("namespace") or "")
     parents = []
