@@ -507,3 +507,21 @@ def test_a_relist_of_the_same_objects_keeps_what_is_held_and_signals_nothing() -
     assert not store.changed.is_set() and statuses == []
     again = store.objects(SERVICES)
     assert again == held and all(again[k] is held[k] for k in held)  # the copies are dropped
+
+
+def test_a_relist_hands_on_the_objects_already_held_where_nothing_changed() -> None:
+    gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410}}
+    same, changed = service("a", version="5"), service("b", version="5")
+    events, _ = reflect(
+        [
+            page("7", same, changed),
+            [gone],
+            page("9", copy.deepcopy(same), service("b", version="8", port=9000)),
+        ]
+    )
+    first, second = (e for e in events if isinstance(e, Listed))
+    # The server's copy of `a` is dropped for the object handed on before: a relist of
+    # 10,000 unchanged objects never holds two copies of each (RSS would keep the peak).
+    assert second.objects[0] is first.objects[0]
+    assert second.objects[1] is not first.objects[1]
+    assert second.objects[1]["spec"]["ports"][0]["port"] == 9000
