@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xdscp import render, statustable
+from xdscp import looplag, render, statustable
 from xdscp.cache import SnapshotCache
 from xdscp.envoyrules import violations
 from xdscp.errors import UserError
@@ -137,6 +137,7 @@ async def serve(config: ServeConfig) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(_follow(updates, pipeline, sinks))]
+    tasks.append(asyncio.create_task(looplag.watch(metrics.loop_lag)))
     tasks += [asyncio.create_task(sink.run()) for sink in sinks]
     try:
         await stop.wait()

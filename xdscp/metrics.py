@@ -50,6 +50,12 @@ class Metrics:
             "Time from a model change to a new snapshot in the cache",
             registry=self.registry,
         )
+        self.loop_lag = Histogram(
+            "xdscp_event_loop_lag_seconds",
+            "How late the event loop ran a timer (sampled every 50 ms): time it was held",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
         self.push_latency = Histogram(
             "xdscp_push_ack_seconds",
             "Time from sending a response to its ACK",

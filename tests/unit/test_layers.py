@@ -13,7 +13,17 @@ PACKAGE = Path(__file__).resolve().parents[2] / "xdscp"
 # at the edge. A module may import what stands in a lower layer, or its own component (the
 # first name under xdscp/); siblings in one layer stay independent of each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "logs", "wire", "resourcetypes", "groups", "envoyrules", "devcerts", "verify"),
+    (
+        "errors",
+        "logs",
+        "wire",
+        "resourcetypes",
+        "groups",
+        "envoyrules",
+        "devcerts",
+        "verify",
+        "looplag",
+    ),
     ("metrics", "statustable", "model"),
     ("status",),
     ("gatewaystatus",),
