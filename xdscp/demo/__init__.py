@@ -66,7 +66,9 @@ def run(root: Path, once: bool, ports: Ports = Ports()) -> int:
                 f"starting xdscp serving {policies} (xDS on 127.0.0.1:{ports.xds}, "
                 f"admin on http://127.0.0.1:{ports.admin}: {_status_command(ports.admin)})"
             )
-            server = Xdscp([policies], workdir, xds_port=ports.xds, admin_port=ports.admin)
+            server = Xdscp(
+                [policies.resolve()], workdir, xds_port=ports.xds, admin_port=ports.admin
+            )
             stack.callback(server.stop)
             step(f"starting Envoy with {template} (admin on {envoy_admin})")
             config = bootstrap(template, ports.xds, admin_port=ports.envoy_admin)

@@ -153,7 +153,8 @@ class Xdscp(Process):
         listener_address: str = "127.0.0.1",
         extra: list[str] | None = None,
     ) -> None:
-        # Absolute: the process runs in workdir, and the caller's paths may be relative.
+        # The process runs in workdir: relative `paths` are read from there, its ready file
+        # from here.
         workdir = workdir.resolve()
         self.ready_file = workdir / f"xdscp-ready-{time.monotonic_ns()}.json"
         argv = [
@@ -161,7 +162,7 @@ class Xdscp(Process):
             "-m",
             "xdscp",
             "serve",
-            *(str(path.resolve()) for path in paths),
+            *map(str, paths),
             "--xds-address",
             f"127.0.0.1:{xds_port}",
             "--admin-port",
