@@ -38,6 +38,11 @@ class TranslatedRoute:
         return len(self.dropped) < len(self.route.spec.rules)
 
 
+# A cluster name never served (not kube_...): Envoy answers requests weighted to it with the
+# route's cluster_not_found_response_code.
+INVALID_BACKEND = "xdscp_invalid_backend"
+
+
 def translate_route(route: HTTPRoute, resources: Resources) -> TranslatedRoute:
     problems: list[Problem] = []
     unresolved: list[Unresolved] = []
@@ -63,6 +68,8 @@ def translate_route(route: HTTPRoute, resources: Resources) -> TranslatedRoute:
                 # Valid as written (Gateway API: the rule answers 500): a warning.
                 problem(f"{where}.backendRefs[{i}]", cluster.message, warning=True)
                 unresolved.append(cluster)
+                if ref.weight > 0:
+                    clusters.append((INVALID_BACKEND, ref.weight))
             elif ref.weight > 0:
                 clusters.append((cluster, ref.weight))
         prefix = rule.matches[0].path.value if len(rule.matches) == 1 else None
@@ -78,7 +85,7 @@ def translate_route(route: HTTPRoute, resources: Resources) -> TranslatedRoute:
             envoy_route.route.cluster,
             *(c.name for c in envoy_route.route.weighted_clusters.clusters),
         )
-        if name
+        if name and name != INVALID_BACKEND
     )
     return TranslatedRoute(
         route,
@@ -95,7 +102,7 @@ def _act(
 ) -> None:
     if redirect_of(rule) is not None:
         envoy_route.redirect.SetInParent()  # filled in by the filter
-    elif not clusters:
+    elif all(cluster == INVALID_BACKEND for cluster, _ in clusters):
         # Gateway API: a rule whose backends are all invalid (or that has none) answers 500.
         envoy_route.direct_response.status = 500
     elif len(clusters) == 1:
@@ -103,6 +110,11 @@ def _act(
     else:
         for cluster, weight in clusters:
             envoy_route.route.weighted_clusters.clusters.add(name=cluster).weight.value = weight
+        if any(cluster == INVALID_BACKEND for cluster, _ in clusters):
+            # Gateway API: the share of an invalid backend answers 500, not the valid ones'.
+            envoy_route.route.cluster_not_found_response_code = (
+                route_components_pb2.RouteAction.INTERNAL_SERVER_ERROR
+            )
 
 
 def _unsupported(rule: RouteRule, where: str) -> Iterable[tuple[str, str]]:
