@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from tests.files import replace
 from tests.processes import Envoy, Xdscp
 from xdscp.demo.processes import bootstrap, http_get, wait_for
 
@@ -97,10 +98,7 @@ class Stack:
         return wait_for(ok, 20, "a 200 through Envoy")
 
     def write_policy(self, text: str) -> None:
-        # Write beside and rename, as editors and kubectl-style tools do: never half a file.
-        temporary = self.policies / f".{POLICY}.tmp"
-        temporary.write_text(text)
-        temporary.rename(self.policies / POLICY)
+        replace(self.policies / POLICY, text)
 
     def policy_text(self) -> str:
         return (ROOT / "policies" / POLICY).read_text()

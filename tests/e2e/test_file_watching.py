@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_policy_dir_faults import probes
+from tests.files import replace
 from tests.live import POLICY, ROOT, Stack
 from tests.processes import Envoy, free_port
 from xdscp.demo.processes import BIN, Process, bootstrap, http_get, wait_for
@@ -36,9 +37,7 @@ def serving(policies: tuple[Path, int], tmp_path: Path, paths: list[Path]) -> It
 
 def replace_text(path: Path, old: str, new: str) -> None:
     """Edit in place, as `sed -i` does: write beside, rename over."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(path.read_text().replace(old, new))
-    temporary.rename(path)
+    replace(path, path.read_text().replace(old, new))
 
 
 def problems(stack: Stack) -> list[str]:

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.e2e import netns
 from tests.e2e.netns import Namespace
+from tests.files import replace_yaml
 from tests.gatewaylab import (
     HOSTS,
     LISTENER_PORT,
@@ -62,13 +62,6 @@ HTTPBIN_PORT, API_PORT = 18080, 18081
 GATEWAYS = "kgateway-system"  # the Gateways' namespace; routes are in httpbin's
 GUIDE_CLUSTER, API_CLUSTER = "kube_httpbin_httpbin_8000", "kube_apps_internal-api_80"
 GUIDE_KEEPALIVE = {"keepalive_probes": 3, "keepalive_time": 30, "keepalive_interval": 5}
-
-
-def write(path: Path, *docs: dict[str, Any]) -> None:
-    # Beside and renamed, as editors do: xdscp never reads half a file.
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(yaml.safe_dump_all(docs))
-    temporary.rename(path)
 
 
 @dataclass
@@ -134,13 +127,17 @@ def lab() -> Iterator[Lab]:
         config.mkdir()
         for name in ("httpbin.yaml", "httpbin-keepalive.yaml"):  # the guide's Service and policy
             shutil.copy(ROOT / "policies" / name, config / name)
-        write(config / "backends.yaml", endpoints("httpbin", "httpbin", CP_ADDR, HTTPBIN_PORT))
+        replace_yaml(
+            config / "backends.yaml", endpoints("httpbin", "httpbin", CP_ADDR, HTTPBIN_PORT)
+        )
         api = endpoints("apps", "internal-api", CP_ADDR, API_PORT)
-        write(config / "api.yaml", api_service("apps"), api, grant("apps", "httpbin"))
-        write(config / "gateways.yaml", *(gateway(GATEWAYS, n, "All") for n in HOSTS))
-        write(config / "site.yaml", route("httpbin", "site", "public", GATEWAYS, to_httpbin()))
+        replace_yaml(config / "api.yaml", api_service("apps"), api, grant("apps", "httpbin"))
+        replace_yaml(config / "gateways.yaml", *(gateway(GATEWAYS, n, "All") for n in HOSTS))
+        replace_yaml(
+            config / "site.yaml", route("httpbin", "site", "public", GATEWAYS, to_httpbin())
+        )
         tools = route("httpbin", "tools", "internal", GATEWAYS, to_httpbin(), to_api("apps"))
-        write(config / "tools.yaml", tools)
+        replace_yaml(config / "tools.yaml", tools)
 
         xdscp, ports = netns.serve(cp, config, "0.0.0.0", where, stack)
         processes.append(xdscp)
@@ -207,7 +204,7 @@ def test_a_route_change_leaves_the_other_envoy_untouched(lab: Lab) -> None:
     before = {k: lab.stats("internal", k)[k] for k in counters}
     rds_before = lab.stats("internal", "http.")
     site = route("httpbin", "site", "public", GATEWAYS, to_httpbin(), to_httpbin("/extra"))
-    write(lab.config / "site.yaml", site)
+    replace_yaml(lab.config / "site.yaml", site)
 
     def changed() -> bool:
         config = route_config(lab.dump("public"), f"{GATEWAYS}/public/http")

@@ -8,12 +8,12 @@ If validation learns that rule, pick another such input: the test is about the N
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.files import replace
 from tests.live import Stack
 from xdscp.demo.processes import http_get, wait_for
 
@@ -35,12 +35,6 @@ def host_setter(filters: bool) -> dict[str, Any]:
             "rules": [rule],
         },
     }
-
-
-def replace(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    temporary.rename(path)
 
 
 def status(stack: Stack, host: str) -> int | None:

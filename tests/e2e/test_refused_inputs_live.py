@@ -3,12 +3,11 @@ Envoy; every other update keeps flowing, over state of the world and delta."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 from tests.e2e.test_policy_dir_faults import probes
+from tests.files import replace
 from tests.live import CLUSTER, Stack
 from xdscp.demo.processes import http_get, wait_for
 
@@ -102,13 +101,7 @@ def test_what_envoy_would_refuse_is_reported_and_the_rest_flows(stack: Stack) ->
     slice_ = yaml.safe_load(good.read_text())
     port = slice_["ports"][0]["port"]
     slice_["endpoints"].append({"addresses": ["127.0.0.3"], "conditions": {"ready": True}})
-    _replace(good, yaml.safe_dump(slice_))
+    replace(good, yaml.safe_dump(slice_))
     wait_for(lambda: f"127.0.0.3:{port}" in members(stack), 20, "the new endpoint in Envoy")
     assert rejected(stack) == {}
     assert stack.wait_ok() == 200  # the listener and its route still serve
-
-
-def _replace(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    temporary.rename(path)

@@ -20,6 +20,7 @@ import yaml
 
 from tests.certs import MtlsPaths, write_mtls
 from tests.e2e.tls_upstream import TlsUpstream, answered_as
+from tests.files import replace_yaml
 from tests.live import CLUSTER, POLICY, Stack, cluster_version, point_endpoints
 from xdscp.app import verify
 from xdscp.demo.processes import Httpbin, http_get, wait_for
@@ -58,13 +59,6 @@ def policy() -> dict[str, Any]:
     }
 
 
-def write(path: Path, document: dict[str, Any]) -> None:
-    # Beside and renamed, as editors and kubectl-style tools write: never half a file.
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(yaml.safe_dump(document))
-    temporary.rename(path)
-
-
 @pytest.fixture(params=["sotw", "delta"])
 def mtls(
     request: pytest.FixtureRequest,
@@ -78,7 +72,7 @@ def mtls(
     with TlsUpstream(int(httpbin.url.rsplit(":", 1)[1]), old, proxy_protocol=False) as upstream:
         point_endpoints(path, upstream.port)
         (path / POLICY).write_text(yaml.safe_dump(policy()))
-        write(path / SECRET_FILE, secret(old, "envoy-old"))
+        replace_yaml(path / SECRET_FILE, secret(old, "envoy-old"))
         live = Stack(path, tmp_path, listener_port, delta=request.param == "delta")
         try:
             live.start_xdscp()
@@ -120,7 +114,7 @@ def test_secret_rotation_touches_no_cluster(
 
     # Rotation: the upstream trusts only the new CA now, and the Secret holds the new pair.
     upstream.rotate(new)
-    write(stack.policies / SECRET_FILE, secret(new, "envoy-new"))
+    replace_yaml(stack.policies / SECRET_FILE, secret(new, "envoy-new"))
     wait_for(
         lambda: stack.envoy is not None and stack.envoy.stats(sds)[sds] != before["sds"],
         30,

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.files import replace_yaml
 from tests.live import ROOT
 from tests.processes import Envoy, Xdscp, free_port
 from xdscp.demo.processes import Httpbin, bootstrap, http_get, wait_for
@@ -42,10 +43,7 @@ class Topology:
     last: Any = None  # the hosts' health as last seen, for messages
 
     def write(self, name: str, *docs: dict[str, Any]) -> None:
-        # Write beside and rename: xdscp never reads half a file.
-        temporary = self.inputs / f".{name}.tmp"
-        temporary.write_text(yaml.safe_dump_all(docs))
-        temporary.rename(self.inputs / name)
+        replace_yaml(self.inputs / name, *docs)
 
     def endpoints(self, *endpoints: dict[str, Any]) -> None:
         self.write("web-endpoints.yaml", endpoint_slice(SERVICE, self.port, endpoints))

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.files import replace
 from tests.live import POLICY, ROOT
 from tests.processes import Xdscp
 from xdscp.demo.processes import NotReady, Process, http_get, wait_for
@@ -41,9 +42,7 @@ def write_policy(policies: Path, probes: int) -> None:
         .read_text()
         .replace("keepAliveProbes: 3", f"keepAliveProbes: {probes}")
     )
-    temporary = policies / f".{POLICY}.tmp"
-    temporary.write_text(text)
-    temporary.rename(policies / POLICY)
+    replace(policies / POLICY, text)
 
 
 def streams_at(server: Xdscp, version: str) -> int:
