@@ -141,7 +141,8 @@ def route_configuration(
     by_host: dict[str, list[route_components_pb2.Route]] = defaultdict(list)
     for host, routes in hostnames.items():
         # A route may arrive twice (two parentRefs, or two listeners sharing the port).
-        for translated in {id(r): r for r in routes}.values():
+        # Among equal matches the first wins (sorted is stable): the oldest route's.
+        for translated in sorted({id(r): r for r in routes}.values(), key=_age):
             by_host[host].extend(translated.envoy_routes)
     return route_pb2.RouteConfiguration(
         name=name,
@@ -155,3 +156,12 @@ def route_configuration(
             for host, rs in sorted(by_host.items())
         ],
     )
+
+
+def _age(translated: TranslatedRoute) -> tuple[bool, float, str, str]:
+    """Gateway API's tie-break between routes: the oldest by creationTimestamp, then by
+    namespace/name; routes without a timestamp (files) after those with one."""
+    route = translated.route
+    created = route.metadata.creation_timestamp
+    undated = created is None
+    return (undated, 0.0 if created is None else created.timestamp(), *route.key)
