@@ -93,6 +93,13 @@ def test_the_demo_runs_from_the_checkout_as_make_demo_runs_it(root: Path) -> Non
     assert_the_guides_output(demo(Path("."), *flags, cwd=root))
 
 
+def test_port_zero_means_any_free_port(root: Path) -> None:
+    """As for `xdscp serve --admin-port 0`: Envoy is pointed at the ports actually taken."""
+    assert_the_guides_output(
+        demo(root, "--xds-port", "0", "--admin-port", "0", "--envoy-admin-port", "0")
+    )
+
+
 def test_a_taken_port_is_named_before_anything_starts(root: Path) -> None:
     gateway, _ = yaml.safe_load_all((root / "policies" / "gateway.yaml").read_text())
     listener_port = gateway["spec"]["listeners"][0]["port"]

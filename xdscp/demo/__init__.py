@@ -71,9 +71,11 @@ def run(root: Path, once: bool, ports: Ports = Ports()) -> int:
             )
             stack.callback(server.stop)
             step(f"starting Envoy with {template} (admin on {envoy_admin})")
-            config = bootstrap(template, ports.xds, admin_port=ports.envoy_admin)
+            # The ports taken, which port 0 (any) leaves to xdscp and Envoy.
+            config = bootstrap(template, server.xds_port, admin_port=ports.envoy_admin)
             envoy = Envoy(config, workdir, log_level="warning")  # its warnings and errors only
             stack.callback(envoy.stop)
+            envoy_admin = envoy.admin
             status = wait_for(
                 lambda: _request_through_envoy(listener), 30, f"a 200 from {listener} via Envoy"
             )
