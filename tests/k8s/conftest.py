@@ -2,6 +2,9 @@
 
 k8s_cluster     session: etcd + kube-apiserver + CRDs (Gateway API and deploy/crds/*.yaml)
 k8s_namespace   function: a fresh, uniquely named namespace in that cluster
+
+After each module, every Gateway it made is deleted: an Envoy that names no Gateway is served
+the only Gateway there is, so one module's leftovers must not change what the next one sees.
 """
 
 from __future__ import annotations
@@ -41,6 +44,15 @@ def _new_cluster(workdir: Path) -> KubeCluster:
     # Not a skip: these tests are part of `make test` and must run. Failed outside the
     # `except` so the report shows the instruction alone, without a chained traceback.
     pytest.fail(message, pytrace=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_gateway_outlives_its_module(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    cluster = request.config.stash.get(_CLUSTER, None)
+    if cluster is not None:
+        deleted = cluster.kubectl("delete", "gateways.gateway.networking.k8s.io", "-A", "--all")
+        assert deleted.returncode == 0, deleted.stderr
 
 
 @pytest.fixture
