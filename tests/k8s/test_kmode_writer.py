@@ -53,6 +53,7 @@ class FakeServer:
         self.patches: list[str] = []
         self.refused_at: list[float] = []
         self.accepted_at: list[float] = []
+        self.accepted_in_flight: list[int] = []
 
     def merge_patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -74,6 +75,7 @@ class FakeServer:
                 stored["status"] = body["status"]
                 self.patches.append(name)
                 self.accepted_at.append(time.monotonic())
+                self.accepted_in_flight.append(self.in_flight)
             return stored
         finally:
             with self.lock:
@@ -129,7 +131,7 @@ def test_statuses_are_written_in_parallel_each_once_and_never_again_unchanged() 
 
 def test_a_429_pauses_every_write_for_its_retry_after_and_each_is_written_in_the_end() -> None:
     server, registry = FakeServer(throttle=6), CollectorRegistry()
-    asyncio.run(reconcile(server, writer_for(server, registry)))
+    asyncio.run(reconcile(server, writer_for(server, registry), settle=3.0))
 
     assert sorted(server.patches) == sorted(f"p{i}" for i in range(POLICY_COUNT))
     assert sample(registry, "throttled") == 6 and sample(registry, "error") == 0
@@ -137,6 +139,10 @@ def test_a_429_pauses_every_write_for_its_retry_after_and_each_is_written_in_the
     first_refusal = min(server.refused_at)
     assert min(server.accepted_at) >= first_refusal + RETRY_AFTER * 0.9
     assert server.most_in_flight <= CONCURRENCY
+    # Refused, the writer sends fewer at once (the limit halved with each 429, down to one),
+    # then more again as writes succeed.
+    assert server.accepted_in_flight[0] == 1
+    assert max(server.accepted_in_flight) > 1
 
 
 def test_a_pass_cut_short_by_a_lapse_of_leadership_resumes_by_itself() -> None:

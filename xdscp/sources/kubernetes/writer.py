@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Protocol
@@ -51,10 +51,11 @@ RETRY_SECONDS = 1.0  # after a failed write; the watch pokes sooner when the obj
 # well inside the seats API Priority and Fairness gives a workload's priority level.
 CONCURRENCY = 16
 TOO_MANY_REQUESTS = 429
+SLOT_POLL = 0.01  # seconds between looks for a free slot while at the limit
 YIELD_EVERY = 200  # objects compared between two turns of the event loop
 THROTTLED_WAIT = 1.0  # seconds, after a 429 that names no Retry-After
 THROTTLED_WAIT_MAX = 30.0  # the longest Retry-After honoured
-THROTTLED_TRIES = 10  # of one write in one pass; then the pass ends and is tried again later
+THROTTLED_TRIES = 20  # of one write in one pass; then the pass ends and is tried again later
 
 # What one kind's status should say, from the object as served and as stored now: the fields
 # of `status` to write (others are left as they are), or None when there is nothing to say.
@@ -83,7 +84,7 @@ class StatusWriter:
         self.api, self._served, self._stored = api, served, stored
         self._concurrency = concurrency
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="status-write")
-        self._throttle = _Throttle()
+        self._throttle = _Throttle(concurrency)
         self.controller = controller
         self.findings = Findings()  # about the view `served` gives
         self._leading = leading
@@ -222,17 +223,16 @@ class StatusWriter:
         kind = resource.kind
         loop = asyncio.get_running_loop()
         for _ in range(THROTTLED_TRIES):
-            await self._throttle.wait()
             if not self._leading():
                 return False
             try:
-                await loop.run_in_executor(self._pool, self.api.merge_patch, path, patch)
+                async with self._throttle.slot():
+                    await loop.run_in_executor(self._pool, self.api.merge_patch, path, patch)
             except ApiError as err:
                 if _throttled(err):
-                    # API Priority and Fairness refused it for now: every writer waits as
-                    # long as the server asks, then this write is tried again.
+                    # API Priority and Fairness refused it for now: the throttle slows every
+                    # write down, and this one is tried again.
                     self.writes.labels(kind, "throttled").inc()
-                    self._throttle.hold(err.retry_after or THROTTLED_WAIT)
                     continue
                 if err.status in (404, 409):  # deleted or changed: the watch brings the news
                     self.writes.labels(kind, "conflict").inc()
@@ -251,17 +251,40 @@ class StatusWriter:
 
 
 class _Throttle:
-    """A pause every write honours: one 429 holds back them all, not just the one refused."""
+    """How many writes may be in flight, and until when none may start. A 429 halves the
+    limit and pauses every write for the Retry-After the server names (all of them: sending the
+    same number again would just be refused again); each success raises it back by about one
+    per limit's worth of writes, up to `most` (TCP's additive increase, multiplicative
+    decrease)."""
 
-    def __init__(self) -> None:
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self._limit = float(most)
+        self._in_flight = 0
         self._until = 0.0
 
-    def hold(self, seconds: float) -> None:
-        self._until = max(self._until, time.monotonic() + min(seconds, THROTTLED_WAIT_MAX))
-
-    async def wait(self) -> None:
-        while (left := self._until - time.monotonic()) > 0:
-            await asyncio.sleep(left)
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        while True:
+            if (left := self._until - time.monotonic()) > 0:
+                await asyncio.sleep(left)
+            elif self._in_flight >= int(self._limit):
+                await asyncio.sleep(SLOT_POLL)
+            else:
+                break
+        self._in_flight += 1
+        try:
+            yield
+        except ApiError as err:
+            if _throttled(err):
+                self._limit = max(1.0, self._limit / 2)
+                wait = min(err.retry_after or THROTTLED_WAIT, THROTTLED_WAIT_MAX)
+                self._until = max(self._until, time.monotonic() + wait)
+            raise
+        else:
+            self._limit = min(float(self.most), self._limit + 1 / self._limit)
+        finally:
+            self._in_flight -= 1
 
 
 def _throttled(err: ApiError) -> bool:
