@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from xdscp.model.base import KubeObject
-from xdscp.model.load import Document, ObjectKey, load
-from xdscp.model.resources import Resources
+from xdscp.model.load import Document, load
+from xdscp.model.resources import ObjectKey, Resources
 
 NAMESPACE = "bench"
 PORT = 8080
@@ -125,8 +125,7 @@ class Model:
         self.generation[i] = self.generation.get(i, 0) + 1
         changed = _load([policy_doc(i, self.generation[i])], self.objects)
         self.objects.update(changed)
-        replaced = self.resources().replacing(changed.values())
-        self._resources = replaced if replaced is not None else Resources.of(self.objects.values())
+        self._resources = self.resources().replacing(changed.values())
 
 
 def _load(

@@ -13,16 +13,14 @@ reported on the stream as always.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from xdscp.logs import clip
 from xdscp.model.base import KubeObject
-from xdscp.model.load import ObjectKey
 from xdscp.model.problems import Problem
-from xdscp.model.resources import Resources
+from xdscp.model.resources import ObjectKey, Resources
 from xdscp.resourcetypes import CLUSTER, ENDPOINT, LISTENER, ROUTE, SHORT_NAMES
 
 # The kinds whose objects make each type's resources (a type not here: every kind).
@@ -49,11 +47,8 @@ class Held:
 
 def objects(resources: Resources) -> dict[ObjectKey, KubeObject]:
     found: dict[ObjectKey, KubeObject] = {}
-    for table in dataclasses.fields(resources):
-        if table.name == "origins":
-            continue
-        for obj in getattr(resources, table.name).values():
-            found[(obj.KIND, *obj.key)] = obj
+    for kind, table in resources.tables():
+        found.update(((kind, *key), obj) for key, obj in table.items())
     return found
 
 

@@ -17,6 +17,7 @@ from xdscp.model.httproute import HTTPRoute
 from xdscp.model.node import Node
 from xdscp.model.problems import Problem
 from xdscp.model.referencegrant import ReferenceGrant
+from xdscp.model.resources import ObjectKey
 from xdscp.model.secret import Secret
 from xdscp.model.service import EndpointSlice, Service
 
@@ -34,8 +35,6 @@ KINDS: tuple[type[KubeObject], ...] = (
     Secret,
 )
 _BY_GROUP_KIND = {(k.GROUP, k.KIND): k for k in KINDS}
-
-ObjectKey = tuple[str, str, str]  # (kind, namespace, name)
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,8 @@ from pathlib import Path
 from watchfiles import awatch
 
 from xdscp.model.base import KubeObject
-from xdscp.model.load import ObjectKey
 from xdscp.model.problems import Problem
-from xdscp.model.resources import Resources
+from xdscp.model.resources import ObjectKey, Resources
 from xdscp.sources import Update
 from xdscp.sources.yamlfile import LoadedFile, file_problem, read
 
@@ -140,8 +139,6 @@ class FileSource:
             replaced[path] = after
         objects = [o for f in replaced.values() for o in f.objects.values()]
         resources = last.resources.replacing(objects)
-        if resources is None:
-            return None
         self._files.update(replaced)
         for loaded in replaced.values():
             self._served.update(loaded.objects)

@@ -15,8 +15,9 @@ from pathlib import Path
 import yaml
 
 from xdscp.model.base import KubeObject
-from xdscp.model.load import Document, ObjectKey, load
+from xdscp.model.load import Document, load
 from xdscp.model.problems import Problem
+from xdscp.model.resources import ObjectKey
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 Signature = tuple[int, int, int, int, int]  # device, inode, size, mtime, ctime (ns)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from xdscp.model.base import KubeObject
-from xdscp.model.load import Document, ObjectKey, load
+from xdscp.model.load import Document, load
 from xdscp.model.problems import Problem
-from xdscp.model.resources import Key, Resources
+from xdscp.model.resources import Key, ObjectKey, Resources
 from xdscp.sources import Update
 from xdscp.sources.kubernetes.api import JSON
 from xdscp.sources.kubernetes.kinds import WITH_STATUS, Resource
