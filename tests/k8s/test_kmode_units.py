@@ -16,6 +16,7 @@ from xdscp import cli
 from xdscp.gatewaystatus import CONTROLLER
 from xdscp.model.load import Document, load
 from xdscp.model.problems import Problem
+from xdscp.model.resources import ObjectKey, Resources
 from xdscp.sources.kubernetes.api import ApiError
 from xdscp.sources.kubernetes.conditions import MAX_ANCESTORS, ancestors
 from xdscp.sources.kubernetes.kinds import POLICIES, WATCHED, Resource
@@ -272,6 +273,116 @@ def test_an_invalid_version_keeps_the_last_valid_one_until_deleted() -> None:
 
     store.apply(Deleted(scope, good))
     assert store.update().resources.policies == {} and store.update().problems == ()
+
+
+def no_comparing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resources.compare (the O(N) way to learn what changed) fails the test if called."""
+
+    def compare(self: Resources, older: Resources) -> frozenset[ObjectKey]:
+        raise AssertionError("compared every object")
+
+    monkeypatch.setattr(Resources, "compare", compare)
+
+
+def test_each_view_names_what_changed_since_the_last_without_comparing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services, policies = Scope(SERVICES, None), Scope(POLICIES, None)
+    store = Store([services, policies])
+    store.apply(Listed(services, (service("a"), service("b"), service("c"))))
+    store.apply(Listed(policies, (bcp("p", {}),)))
+    first = store.update().resources
+    no_comparing(monkeypatch)
+
+    store.apply(Changed(services, service("b", version="2", port=9000)))
+    second = store.update().resources
+    assert second.changes_since(first) == {("Service", "ns", "b")}
+    assert second.services[("ns", "b")].spec.ports[0].port == 9000
+
+    store.apply(Deleted(services, service("c")))
+    store.apply(Changed(policies, bcp("q", {})))
+    third = store.update().resources
+    assert third.changes_since(second) == {
+        ("Service", "ns", "c"),
+        ("BackendConfigPolicy", "ns", "q"),
+    }
+    assert third.changes_since(first) == {
+        ("Service", "ns", "b"),
+        ("Service", "ns", "c"),
+        ("BackendConfigPolicy", "ns", "q"),
+    }
+    # A status written (by xdscp or anyone) is no change of configuration.
+    store.apply(Changed(policies, {**bcp("q", {}), "status": {"ancestors": []}}))
+    assert store.update().resources.changes_since(third) == frozenset()
+
+
+def test_a_relist_names_only_what_it_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    scope = Scope(SERVICES, None)
+    store = Store([scope])
+    store.apply(Listed(scope, (service("a"), service("b"), service("c"))))
+    first = store.update().resources
+    no_comparing(monkeypatch)
+
+    # As after an API server restart: new copies of the same, and nothing to tell.
+    store.apply(Listed(scope, (service("a"), service("b"), service("c"))))
+    assert store.update().resources.changes_since(first) == frozenset()
+
+    store.apply(Listed(scope, (service("a"), service("b", version="2", port=9000))))
+    second = store.update().resources
+    assert second.changes_since(first) == {("Service", "ns", "b"), ("Service", "ns", "c")}
+    assert list(second.services) == [("ns", "a"), ("ns", "b")]
+
+
+def test_an_invalid_version_changes_nothing_served_until_it_is_fixed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scope = Scope(POLICIES, None)
+    store = Store([scope])
+    store.apply(Listed(scope, (bcp("p", {"connectTimeout": "3s"}),)))
+    first = store.update()
+    no_comparing(monkeypatch)
+
+    store.apply(Changed(scope, bcp("p", {"connectTimeout": "0s"}, generation=2)))
+    held = store.update()
+    assert held.resources.changes_since(first.resources) == frozenset()
+    assert [p.field for p in held.problems] == ["spec.connectTimeout"]
+
+    store.apply(Changed(scope, bcp("p", {"connectTimeout": "5s"}, generation=3)))
+    fixed = store.update()
+    assert fixed.resources.changes_since(held.resources) == {("BackendConfigPolicy", "ns", "p")}
+    assert fixed.problems == ()
+    # Never valid: nothing served, the problem told, and gone with the object.
+    store.apply(Changed(scope, bcp("bad", {"connectTimeout": "0s"})))
+    assert store.update().resources.changes_since(fixed.resources) == frozenset()
+    assert [p.name for p in store.update().problems] == ["bad"]
+    store.apply(Deleted(scope, bcp("bad", {})))
+    assert store.update().problems == ()
+
+
+def test_the_view_is_what_a_fresh_one_of_every_object_would_be() -> None:
+    services, policies = Scope(SERVICES, None), Scope(POLICIES, None)
+    events: list[Event] = [
+        Listed(services, tuple(service(n) for n in "abcd")),
+        Listed(policies, (bcp("p", {}), bcp("q", {}))),
+        Changed(services, service("e")),
+        Deleted(services, service("a")),
+        Changed(policies, bcp("p", {"connectTimeout": "0s"}, generation=2)),  # held back
+        Listed(services, (service("b", version="2", port=81), service("e"), service("f"))),
+        Deleted(policies, bcp("q", {})),
+        Changed(services, service("a")),
+        Changed(policies, bcp("p", {"connectTimeout": "1s"}, generation=3)),
+    ]
+    store = Store([services, policies])
+    for n, event in enumerate(events):
+        store.apply(event)
+        if not store.synced:
+            continue
+        view = store.update()
+        # A store that builds its first view only now builds it from every object.
+        fresh = Store([services, policies])
+        for earlier in events[: n + 1]:
+            fresh.apply(earlier)
+        assert view == fresh.update()
 
 
 # --- Conditions -----------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 The store lives on the event loop: reflector threads hand their events over with
 `call_soon_threadsafe`, so an event, or a whole list, is applied completely or not at all
 before the next view is built. An object is validated once per change of its content; a
-change of status alone (our own writes) never rebuilds the view.
+change of status alone (our own writes) never rebuilds the view. Each view is the last one with
+the objects changed since put in (`Resources.replacing`), so building it, and learning from it
+what changed, costs what changed, not every object held.
 """
 
 from __future__ import annotations
@@ -44,6 +46,13 @@ class Store:
         self._entries: dict[Scope, dict[ObjectKey, _Entry]] = {scope: {} for scope in scopes}
         self._listed: set[Scope] = set()
         self._unavailable: dict[Scope, str] = {}
+        self._view: Resources | None = None  # the objects of the last Update
+        # The objects whose configuration changed since that view (by the scope they are in).
+        self._touched: dict[ObjectKey, Scope] = {}
+        # Each object's problems, for those with any, and every problem as last handed out
+        # (None: to be gathered again).
+        self._problems: dict[ObjectKey, tuple[Problem, ...]] = {}
+        self._gathered: tuple[Problem, ...] | None = None
         self.changed = asyncio.Event()  # the configuration changed: a new Update is due
         self.on_status: Callable[[], None] = lambda: None  # only some status changed
 
@@ -59,23 +68,52 @@ class Store:
             case Changed(scope, body):
                 self._put(scope, body)
             case Deleted(scope, body):
-                if self._entries[scope].pop(_key(body), None) is not None:
+                key = _key(body)
+                if self._entries[scope].pop(key, None) is not None:
+                    self._touch(scope, key, ())
                     self.changed.set()
             case Unavailable(scope, message):
                 if self._unavailable.get(scope) != message:
                     self._unavailable[scope] = message
+                    self._gathered = None
                     self.changed.set()
 
     def update(self) -> Update:
         """The valid objects of every scope (or their last valid versions) and every problem."""
-        entries = [e for scoped in self._entries.values() for e in scoped.values()]
-        problems = [p for e in entries for p in e.problems]
-        problems.extend(
-            Problem(SOURCE, "", scope.namespace or "", scope.resource.selected, "", message)
-            for scope, message in self._unavailable.items()
-        )
-        objects = (e.object for e in entries if e.object is not None)
-        return Update(Resources.of(objects), tuple(problems))
+        if self._gathered is None:
+            problems = [p for found in self._problems.values() for p in found]
+            problems.extend(
+                Problem(SOURCE, "", scope.namespace or "", scope.resource.selected, "", message)
+                for scope, message in self._unavailable.items()
+            )
+            self._gathered = tuple(sorted(problems))
+        return Update(self._resources(), self._gathered)
+
+    def _resources(self) -> Resources:
+        """The last view with what changed since put in (the same view if nothing did)."""
+        touched, self._touched = self._touched, {}
+        if self._view is None:
+            self._view = Resources.of(
+                e.object
+                for scoped in self._entries.values()
+                for e in scoped.values()
+                if e.object is not None
+            )
+            return self._view
+        tables = dict(self._view.tables())
+        objects: list[KubeObject] = []
+        removed: list[ObjectKey] = []
+        for key, scope in touched.items():
+            entry = self._entries[scope].get(key)
+            current = None if entry is None else entry.object
+            if current is not tables[key[0]].get(key[1:]):  # not an invalid version held back
+                if current is None:
+                    removed.append(key)
+                else:
+                    objects.append(current)
+        if objects or removed:
+            self._view = self._view.replacing(objects, removed)
+        return self._view
 
     def objects(self, resource: Resource) -> dict[Key, JSON]:
         """Every object of a kind as last stored, valid or not."""
@@ -90,25 +128,44 @@ class Store:
         old = self._entries[scope]
         new: dict[ObjectKey, _Entry] = {}
         was_unavailable = self._unavailable.pop(scope, None) is not None
+        if was_unavailable:
+            self._gathered = None
         config_changed = was_unavailable or scope not in self._listed
         status_changed = False
         for body in objects:
             key = _key(body)
             new[key], changed = _entry(key, body, old.get(key))
+            if changed:
+                self._touch(scope, key, new[key].problems)
             config_changed |= changed
             status_changed |= (
                 not changed and old[key].body != body and scope.resource in WITH_STATUS
             )
-        config_changed |= not old.keys() <= new.keys()
+        for key in old.keys() - new.keys():
+            self._touch(scope, key, ())
+            config_changed = True
         self._entries[scope] = new  # one swap: the view never holds half a list
         self._listed.add(scope)
         self._notify(config_changed, status_changed)
 
     def _put(self, scope: Scope, body: JSON) -> None:
         key = _key(body)
-        self._entries[scope][key], changed = _entry(key, body, self._entries[scope].get(key))
+        entry, changed = _entry(key, body, self._entries[scope].get(key))
+        self._entries[scope][key] = entry
+        if changed:
+            self._touch(scope, key, entry.problems)
         # Only the status xdscp writes is its to keep true: a Node's heartbeat is nothing to us.
         self._notify(changed, not changed and scope.resource in WITH_STATUS)
+
+    def _touch(self, scope: Scope, key: ObjectKey, problems: tuple[Problem, ...]) -> None:
+        """The object's configuration changed (or it is gone: no problems)."""
+        self._touched[key] = scope
+        if self._problems.get(key, ()) != problems:
+            self._gathered = None
+            if problems:
+                self._problems[key] = problems
+            else:
+                del self._problems[key]
 
     def _notify(self, config_changed: bool, status_changed: bool) -> None:
         if config_changed:
