@@ -45,13 +45,6 @@ class Held:
     why: str
 
 
-def objects(resources: Resources) -> dict[ObjectKey, KubeObject]:
-    found: dict[ObjectKey, KubeObject] = {}
-    for kind, table in resources.tables():
-        found.update(((kind, *key), obj) for key, obj in table.items())
-    return found
-
-
 class Quarantine:
     def __init__(self) -> None:
         self.held: dict[ObjectKey, Held] = {}
@@ -59,6 +52,11 @@ class Quarantine:
         self._generation_of: dict[int, int] = {}  # snapshot serial -> the first input it served
         self._generation = 0
         self._good: dict[str, tuple[int, Resources]] = {}  # type -> newest ACKed input
+        # The last input confined, the view it was confined to, and what that view serves in
+        # place of the input's objects (None: left out).
+        self._given: Resources | None = None
+        self._confined: Resources | None = None
+        self._applied: dict[ObjectKey, KubeObject | None] = {}
 
     def served_from(self, serials: list[int], resources: Resources) -> None:
         """Remember which input the snapshots (by serial, one per node group) were built from;
@@ -103,36 +101,56 @@ class Quarantine:
     ) -> bool:
         """Hold what changed from `good` to `failing`; if `error` names some of those objects
         (Envoy names a cluster or listener it refuses: `kube_<ns>_<name>_<port>`), only those."""
-        before, after = objects(good), objects(failing)
-        suspects = {
-            key: obj
-            for key, obj in after.items()
-            if (kinds is None or key[0] in kinds)
-            and key not in self.held
-            and (key not in before or (before[key] is not obj and before[key] != obj))
-        }
-        named = {k: o for k, o in suspects.items() if _named_in(k, error)}
-        for key, obj in (named or suspects).items():
-            self.held[key] = Held(obj, before.get(key), why)
+        before, after = dict(good.tables()), dict(failing.tables())
+        suspects: dict[ObjectKey, tuple[KubeObject, KubeObject | None]] = {}
+        for key in sorted(failing.changes_since(good)):
+            kind, name = key[0], key[1:]
+            obj, was = after[kind].get(name), before[kind].get(name)
+            if (
+                obj is not None  # removed: nothing to hold
+                and (kinds is None or kind in kinds)
+                and key not in self.held
+                and (was is None or (was is not obj and was != obj))
+            ):
+                suspects[key] = (obj, was)
+        named = {k: found for k, found in suspects.items() if _named_in(k, error)}
+        for key, (obj, was) in (named or suspects).items():
+            self.held[key] = Held(obj, was, why)
         return bool(suspects)
 
     def confine(self, resources: Resources) -> Resources:
         """The input with every held object at its last good version (or left out). An object
-        that changed since it was refused is released: it is tried again."""
-        if not self.held:
-            return resources
-        found = objects(resources)
+        that changed since it was refused is released: it is tried again.
+
+        The view is made from the last one confined by replacing what changed since (in the
+        input or in what is held), so one held object does not cost a copy of every object
+        per update, and what reads the views learns what changed without comparing them."""
+        tables = dict(resources.tables())
         for key, held in list(self.held.items()):
-            current = found.get(key)
+            current = tables[key[0]].get(key[1:])
             if current is None or (current is not held.bad and current != held.bad):
                 del self.held[key]
-            elif held.good is None:
-                del found[key]
-            else:
-                found[key] = held.good
-        if not self.held:
+        given, confined, applied = self._given, self._confined, self._applied
+        self._given = resources
+        if not self.held and not applied:  # (the last view confined held nothing back either)
+            self._confined, self._applied = resources, {}
             return resources
-        return Resources.of(found.values(), resources.origins)
+        if given is None or confined is None:
+            given = confined = resources
+        serving = {key: held.good for key, held in self.held.items()}
+        objects: list[KubeObject] = []
+        removed: list[ObjectKey] = []
+        before = dict(confined.tables())
+        for key in resources.changes_since(given) | applied.keys() | serving.keys():
+            kind, name = key[0], key[1:]
+            wanted = serving[key] if key in serving else tables[kind].get(name)
+            if wanted is None:
+                removed.append(key)
+            elif wanted is not before[kind].get(name):
+                objects.append(wanted)
+        self._confined = confined.replacing(objects, removed, resources.origins)
+        self._applied = serving
+        return self._confined
 
     def problems(self, resources: Resources) -> list[Problem]:
         return [

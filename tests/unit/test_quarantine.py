@@ -11,8 +11,9 @@ from xdscp import pipeline as pipeline_module
 from xdscp.cache import SnapshotCache
 from xdscp.metrics import Metrics
 from xdscp.model.load import Document, load
-from xdscp.model.resources import Resources
+from xdscp.model.resources import ObjectKey, Resources
 from xdscp.pipeline import Pipeline
+from xdscp.quarantine import Quarantine
 from xdscp.resourcetypes import CLUSTER
 from xdscp.served import Served
 from xdscp.sources import Update
@@ -194,3 +195,40 @@ def test_before_anything_is_known_good_nothing_is_held(monkeypatch: pytest.Monke
     fresh = Pipeline(SnapshotCache(), Metrics(), Options())
     assert fresh.apply(objects.update(service("a"))) is None  # no empty view is served
     assert fresh.quarantine.held == {}
+
+
+def test_a_held_object_costs_later_changes_only_what_they_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While an object is held, each view confined names what changed since the last one
+    without comparing every object, and holds what a fresh confinement would."""
+
+    def one(body: dict[str, Any]) -> Any:
+        (obj,) = load([Document("in.yaml", body)], {}).objects.values()
+        return obj
+
+    good = Resources.of([one(service("a")), one(service("b"))])
+    bad = good.replacing([one(service("a", 81))])
+    quarantine = Quarantine()
+    assert quarantine.confine(good) is good  # nothing held: the input itself
+    assert quarantine.blame(bad, good, "refused")
+    first = quarantine.confine(bad)
+    assert first.services[("ns", "a")] is good.services[("ns", "a")]
+
+    def compare(self: Resources, older: Resources) -> frozenset[ObjectKey]:
+        raise AssertionError("compared every object")
+
+    monkeypatch.setattr(Resources, "compare", compare)
+    # Another object changes, one is added: only they are new, `a` stays held.
+    later = bad.replacing([one(service("b", 82)), one(service("c"))])
+    second = quarantine.confine(later)
+    assert second.changes_since(first) == {("Service", "ns", "b"), ("Service", "ns", "c")}
+    assert second.services == {**later.services, ("ns", "a"): good.services[("ns", "a")]}
+    assert quarantine.confine(later).changes_since(second) == frozenset()
+    # `a` changes: released and served, held no more.
+    fixed = later.replacing([one(service("a", 83))])
+    third = quarantine.confine(fixed)
+    assert third.changes_since(second) == {("Service", "ns", "a")}
+    assert third == fixed and quarantine.held == {}
+    # Then the input itself again, as when nothing was ever held.
+    assert quarantine.confine(fixed) is fixed
