@@ -10,16 +10,26 @@ import pytest
 
 from tests.live import ROOT
 from xdscp import render
-from xdscp.sources import yamlfile
+from xdscp.model.resources import Resources
+from xdscp.sources import Update, yamlfile
 from xdscp.sources.files import FileSource
-from xdscp.translate import Memo, translate
+from xdscp.translate import Memo, Translation, translate
 
 POLICY = "httpbin-keepalive.yaml"
+GRACE = 3.0
 
 
 def view(source: FileSource, changed: list[Path] | None = None) -> dict[str, Any]:
     update = source.load(changed)
     return render.document(translate(update.resources), update.problems, explain=True)
+
+
+def rendered(translation: Translation, update: Update) -> dict[str, Any]:
+    """As `xdscp translate` shows it, the policies' statuses in name order (they come in the
+    order of the policies' table, where a policy added goes last)."""
+    out = render.document(translation, update.problems, explain=True)
+    out["policies"].sort(key=lambda status: status["policy"])
+    return out
 
 
 def test_named_changes_give_what_a_full_read_gives(tmp_path: Path) -> None:
@@ -68,45 +78,82 @@ def test_an_object_gone_from_its_file_is_held_for_the_grace_period(tmp_path: Pat
     assert view(source, [])["listeners"] == []  # stable for the grace period: removed
 
 
-def test_every_edit_read_in_place_gives_what_a_full_read_gives(tmp_path: Path) -> None:
-    """Edits that keep a file's objects take the in-place path (one file read, no merge of the
-    others); any other edit takes the full one. Either way: what a full read gives, in the
-    same order."""
+def test_every_edit_read_by_itself_gives_what_a_full_read_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files saved, added and deleted, objects added to and removed from a file, removals held
+    and then due take the quick path (the files named read, the last view changed by what they
+    changed: no merge of the others); an edit after which some file or object has a problem,
+    or that makes a duplicate, takes the full one. Either way: what a full read gives (objects
+    new to a table go last in it, so tables are compared as mappings)."""
     policies = tmp_path / "policies"
     shutil.copytree(ROOT / "policies", policies)
     policy = policies / POLICY
     original = policy.read_text()
     other = policies / "other.yaml"
+    first = policies / "a-first.yaml"  # its objects' names sort before the others'
     endpoints = policies / "httpbin-endpoints.yaml"
     slice_text = endpoints.read_text()
-    edits = [
-        (endpoints, slice_text.replace('["127.0.0.1"]', '["127.0.0.2"]')),  # in place
-        (policy, original.replace("keepAliveProbes: 3", "keepAliveProbes: 4")),  # in place
-        (policy, original.replace("keepAliveProbes: 3", "keepAliveProbes: 0x")),  # invalid
-        (policy, original.replace("keepAliveProbes: 3", "keepAliveProbes: 5")),  # fixed
-        (other, original.replace("httpbin-keepalive", "second")),  # a new file
-        (other, original.replace("httpbin-keepalive", "second").replace(": 3", ": 6")),
-        (other, original),  # a duplicate of the first file's policy
-        (other, original.replace("httpbin-keepalive", "third")),  # renamed: new key
-        (policy, original.replace("keepAliveProbes: 3", "keepAliveProbes: 7")),
-        (other, "{not yaml"),
-        (policy, original),
-        (endpoints, slice_text),
+
+    def named(name: str, probes: int = 3) -> str:
+        text = original.replace("httpbin-keepalive", name)
+        return text.replace("keepAliveProbes: 3", f"keepAliveProbes: {probes}")
+
+    quick, full = True, False
+    # (file, its new text (None: deleted), seconds passed before, the path expected)
+    edits: list[tuple[Path | None, str | None, float, bool]] = [
+        (endpoints, slice_text.replace('["127.0.0.1"]', '["127.0.0.2"]'), 0, quick),
+        (policy, named("httpbin-keepalive", 4), 0, quick),
+        (policy, original.replace("keepAliveProbes: 3", "keepAliveProbes: 0x"), 0, full),
+        (policy, named("httpbin-keepalive", 5), 0, full),  # fixed (after a problem)
+        (other, named("second"), 0, quick),  # a new file
+        (other, named("second", 6), 0, quick),
+        (other, original, 0, full),  # a duplicate of the first file's policy
+        (other, named("third"), 0, full),  # renamed: new key (after a duplicate)
+        (policy, named("httpbin-keepalive", 7), 0, quick),
+        (other, "{not yaml", 0, full),
+        (policy, original, 0, full),
+        (endpoints, slice_text, 0, full),
+        (other, None, 0, full),  # deleted: `third` held (after a problem)
+        (None, None, GRACE, quick),  # the hold due: `third` removed
+        (first, named("a-first"), 0, quick),  # a new file, its object first in name order
+        (first, named("a-first") + "---\n" + named("a-second"), 0, quick),  # one added
+        (first, named("a-second"), 0, quick),  # one removed: held
+        (policy, named("httpbin-keepalive", 8), 1, quick),  # while one is held
+        (first, named("a-first") + "---\n" + named("a-second"), 0, quick),  # back in time
+        (first, None, 0, quick),  # deleted: both held
+        (other, named("fourth"), 1, quick),
+        (None, None, GRACE, quick),  # due: both removed
     ]
+    now = [0.0]
     memo = Memo()  # kept across edits, as the pipeline keeps one: never stale
-    source, everything = FileSource([policies]), FileSource([policies])
+    source = FileSource([policies], grace=GRACE, clock=lambda: now[0])
+    everything = FileSource([policies], grace=GRACE, clock=lambda: now[0])
     view(source)
     everything.load()
-    for path, text in edits:
-        path.write_text(text)
-        update = source.load([path])
+    full_reads = [0]
+    real_of = Resources.of
+
+    def counted(*args: Any) -> Resources:
+        full_reads[0] += 1
+        return real_of(*args)
+
+    monkeypatch.setattr(Resources, "of", counted)
+    for path, text, passed, expected in edits:
+        now[0] += passed
+        if path is not None and text is None:
+            path.unlink()
+        elif path is not None:
+            path.write_text(text or "")
+        reads = full_reads[0]
+        update = source.load([] if path is None else [path])
+        assert (full_reads[0] == reads) is expected, (path, text)
         fresh = everything.load()  # every file read again (last good versions kept alike)
-        translated = translate(update.resources, memo=memo)
-        assert render.document(translated, update.problems, explain=True) == (
-            render.document(translate(fresh.resources), fresh.problems, explain=True)
-        ), text
-        assert list(update.resources.policies) == list(fresh.resources.policies)
-        assert update.resources.policies == fresh.resources.policies
+        assert rendered(translate(update.resources, memo=memo), update) == (
+            rendered(translate(fresh.resources), fresh)
+        ), (path, text)
+        assert update == fresh
+    assert [key for _, key in update.resources.policies] == ["httpbin-keepalive", "fourth"]
 
 
 def test_a_rescan_finds_what_no_event_reported_and_reads_only_changed_files(

@@ -21,6 +21,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import immutables
 from watchfiles import awatch
 
 from xdscp.model.base import KubeObject
@@ -65,9 +66,15 @@ class FileSource:
         self.paths = tuple(Path(p) for p in paths)
         self.grace, self._clock = grace, clock
         self._files: dict[Path, LoadedFile] = {}
+        self._sorted = True  # whether `_files` is in path order (the order duplicates lose in)
         self._served: dict[ObjectKey, KubeObject] = {}
-        self._origins: dict[ObjectKey, str] = {}
+        # Each object's file, as the views carry it: persistent, so a view made by changing a
+        # few shares the rest with the last one.
+        self._origins: immutables.Map[ObjectKey, str] = immutables.Map()
         self._last: Update | None = None
+        # Whether the last view's only problems are the removals held (no file unread, no
+        # object invalid or duplicated): then a change can be read by itself (`_changed`).
+        self._clean = False
         self._held: dict[ObjectKey, _Held] = {}
 
     def rescan(self) -> Update | None:
@@ -88,21 +95,21 @@ class FileSource:
         read again, unless something other than files changed; unchanged content is never
         re-parsed."""
         changed = None if changed is None else set(changed)
-        if changed is not None and (quick := self._in_place(changed)) is not None:
+        if changed is not None and (quick := self._changed(changed)) is not None:
             return quick
         problems: list[Problem] = []
         if changed is None or not self._only_files_changed(changed):
             self._files = self._read_all(problems, trust_stat)
         else:
-            added = False
             for path in filter(self._watched_file, changed):  # editors' temporary files aside
                 if path.is_file():
-                    added = added or path not in self._files
+                    self._sorted = self._sorted and path in self._files  # one in place keeps it
                     self._files[path] = read(path, self._files.get(path, LoadedFile()))
                 else:
                     self._files.pop(path, None)
-            if added:  # a file changed in place keeps its place
+            if not self._sorted:
                 self._files = dict(sorted(self._files.items()))
+        self._sorted = True
         objects: dict[ObjectKey, KubeObject] = {}
         origin: dict[ObjectKey, str] = {}
         for path, loaded in self._files.items():
@@ -116,33 +123,68 @@ class FileSource:
                     )
                     continue
                 objects[key], origin[key] = obj, str(path)
+        self._clean = not problems
         problems.extend(self._hold_removed(objects, origin))
-        self._last = Update(Resources.of(objects.values(), origin), tuple(problems))
+        self._last = Update(Resources.of(objects.values(), self._origins), tuple(problems))
         return self._last
 
-    def _in_place(self, changed: set[Path]) -> Update | None:
-        """The common edit, in O(what changed): files already known, each read to the same
-        objects (by kind and key) it held, all of them valid, nothing held back. Anything else
-        (None) takes the full path, which re-merges every file."""
+    def _changed(self, changed: set[Path]) -> Update | None:
+        """The common edits, in O(what changed): files saved, added or deleted, objects
+        changed, added or removed, each file read to valid objects no other file holds, after
+        a view with no problem but the removals held. The last view with those objects put
+        in or taken out (`Resources.replacing`). Anything else (None) takes the full path,
+        which re-merges every file."""
         last = self._last
-        if last is None or last.problems or self._held or not self._only_files_changed(changed):
+        if last is None or not self._clean or not self._only_files_changed(changed):
             return None
-        paths = [p for p in changed if self._watched_file(p)]
-        if not all(p in self._files and p.is_file() for p in paths):
-            return None
-        replaced: dict[Path, LoadedFile] = {}
-        for path in paths:
-            before = self._files[path]
-            after = read(path, before)
-            if after.problems or after.objects.keys() != before.objects.keys():
-                return None
-            replaced[path] = after
-        objects = [o for f in replaced.values() for o in f.objects.values()]
-        resources = last.resources.replacing(objects)
-        self._files.update(replaced)
-        for loaded in replaced.values():
-            self._served.update(loaded.objects)
-        self._last = Update(resources, ())
+        reads: dict[Path, LoadedFile] = {}
+        for path in filter(self._watched_file, changed):  # editors' temporary files aside
+            if path.is_file():
+                reads[path] = read(path, self._files.get(path, LoadedFile()))
+                if reads[path].problems:
+                    return None
+        deleted = [p for p in changed if p in self._files and p not in reads]
+        put: dict[ObjectKey, tuple[KubeObject, str]] = {}
+        gone: set[ObjectKey] = set()
+        for path in (*reads, *deleted):
+            before = self._files[path].objects if path in self._files else {}
+            after = reads[path].objects if path in reads else {}
+            for key, obj in after.items():
+                elsewhere = key not in before and key in self._served and key not in self._held
+                if elsewhere or key in put:
+                    # Also in another file, or moved between two read now: the full path says
+                    # which one is served and which is a duplicate.
+                    return None
+                if obj is not self._served.get(key):  # (a file's unchanged objects are kept)
+                    put[key] = (obj, str(path))
+            gone.update(before.keys() - after.keys())
+        now, removed = self._clock(), []
+        for key in put.keys() & self._held.keys():  # back: the save completed
+            del self._held[key]
+        for key in gone:
+            if self.grace > 0:
+                self._held[key] = _Held(self._served[key], self._origins[key], now)
+            else:
+                removed.append(key)
+        for key, held in list(self._held.items()):
+            if now - held.since >= self.grace:
+                del self._held[key]
+                removed.append(key)
+        for path in deleted:
+            del self._files[path]
+        self._sorted = self._sorted and reads.keys() <= self._files.keys()
+        self._files.update(reads)
+        origins = None
+        if put or removed:
+            with self._origins.mutate() as mutable:
+                for key, (obj, origin) in put.items():
+                    self._served[key], mutable[key] = obj, origin
+                for key in removed:
+                    del self._served[key], mutable[key]
+                origins = self._origins = mutable.finish()
+        resources = last.resources.replacing((obj for obj, _ in put.values()), removed, origins)
+        still = sorted(self._held.items())
+        self._last = Update(resources, tuple(_still_served(k, h, self.grace) for k, h in still))
         return self._last
 
     def due(self) -> bool:
@@ -217,16 +259,8 @@ class FileSource:
                 del self._held[key]
                 continue
             objects[key], origin[key] = held.obj, held.origin
-            problems.append(
-                Problem(
-                    held.origin,
-                    *key,
-                    "",
-                    f"gone from its file; still served for {self.grace:g} s in case a save is "
-                    "in progress",
-                )
-            )
-        self._served, self._origins = objects, origin  # the caller's own: no copy per change
+            problems.append(_still_served(key, held, self.grace))
+        self._served, self._origins = objects, immutables.Map(origin)  # the caller's own
         return problems
 
     def _only_files_changed(self, changed: set[Path]) -> bool:
@@ -291,6 +325,11 @@ def _visible(path: Path, root: Path) -> bool:
     and `..<timestamp>` directories (its top-level links point into them) are left out."""
     relative = path.relative_to(root)
     return path.suffix in SUFFIXES and not any(p.startswith(".") for p in relative.parts)
+
+
+def _still_served(key: ObjectKey, held: _Held, grace: float) -> Problem:
+    message = f"gone from its file; still served for {grace:g} s in case a save is in progress"
+    return Problem(held.origin, *key, "", message)
 
 
 def _missing(root: Path) -> Problem:
