@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 from envoy.config.core.v3 import base_pb2
@@ -18,34 +21,48 @@ from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from xdscp.resourcetypes import CLUSTER as CDS
 
 
-async def sotw(
-    stub: ads_pb2_grpc.AggregatedDiscoveryServiceStub, index: int, last: list[str]
+@dataclass(frozen=True)
+class Variant:
+    """What differs between the two ADS variants: the call, the request type, where a response
+    carries its version, and what an ACK of it holds besides the nonce."""
+
+    call: Callable[[ads_pb2_grpc.AggregatedDiscoveryServiceStub], Any]
+    request: Callable[..., Any]
+    version: Callable[[Any], str]
+    ack_extra: Callable[[Any], dict[str, str]]
+
+
+SOTW = Variant(
+    call=lambda stub: stub.StreamAggregatedResources(),
+    request=discovery_pb2.DiscoveryRequest,
+    version=lambda response: response.version_info,
+    ack_extra=lambda response: {"version_info": response.version_info},
+)
+DELTA = Variant(
+    call=lambda stub: stub.DeltaAggregatedResources(),
+    request=discovery_pb2.DeltaDiscoveryRequest,
+    version=lambda response: response.system_version_info,
+    ack_extra=lambda response: {},
+)
+
+
+async def subscribe(
+    variant: Variant,
+    stub: ads_pb2_grpc.AggregatedDiscoveryServiceStub,
+    index: int,
+    last: list[str],
 ) -> None:
-    call = stub.StreamAggregatedResources()
-    request = discovery_pb2.DiscoveryRequest(type_url=CDS)
+    """Subscribes to every cluster, ACKs every response and keeps the last version in `last`."""
+    call = variant.call(stub)
+    request = variant.request(type_url=CDS)
     request.node.CopyFrom(base_pb2.Node(id=f"soak-{index}", cluster="soak"))
     await call.write(request)
     async for response in call:
-        last[index] = response.version_info
-        await call.write(
-            discovery_pb2.DiscoveryRequest(
-                type_url=CDS, version_info=response.version_info, response_nonce=response.nonce
-            )
+        last[index] = variant.version(response)
+        ack = variant.request(
+            type_url=CDS, response_nonce=response.nonce, **variant.ack_extra(response)
         )
-
-
-async def delta(
-    stub: ads_pb2_grpc.AggregatedDiscoveryServiceStub, index: int, last: list[str]
-) -> None:
-    call = stub.DeltaAggregatedResources()
-    request = discovery_pb2.DeltaDiscoveryRequest(type_url=CDS)
-    request.node.CopyFrom(base_pb2.Node(id=f"soak-{index}", cluster="soak"))
-    await call.write(request)
-    async for response in call:
-        last[index] = response.system_version_info
-        await call.write(
-            discovery_pb2.DeltaDiscoveryRequest(type_url=CDS, response_nonce=response.nonce)
-        )
+        await call.write(ack)
 
 
 async def main(port: int, streams: int, channels: int, seconds: float, result: Path) -> None:
@@ -53,7 +70,7 @@ async def main(port: int, streams: int, channels: int, seconds: float, result: P
     opened = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(channels)]
     stubs = [ads_pb2_grpc.AggregatedDiscoveryServiceStub(c) for c in opened]
     tasks = [
-        asyncio.create_task((sotw if i % 2 == 0 else delta)(stubs[i % channels], i, last))
+        asyncio.create_task(subscribe(SOTW if i % 2 == 0 else DELTA, stubs[i % channels], i, last))
         for i in range(streams)
     ]
     try:
