@@ -44,9 +44,10 @@ deploy-render: $(BIN)/xdscp k8s
 test: lint typecheck k8s
 	$(BIN)/pytest $(ARGS)
 
-# Ten minutes of changes to 1,000 streams (one minute of it runs in `make test`).
+# Ten minutes of changes to 1,000 streams at 10,000 Services (one minute at one Service runs
+# in `make test`); prints JSON, exits 1 on a NACK, an error or a stream never final.
 soak: $(BIN)/xdscp
-	$(BIN)/python -m tests.soak.soak --seconds 600 --streams 1000
+	$(BIN)/python -m tests.soak.soak --seconds 600 --streams 1000 --services 10000
 
 # Random xDS clients against the server, 2,000 sequences of up to 100 requests, failures
 # shrunk (20 short ones run in `make test`); EXAMPLES=N for more or fewer.

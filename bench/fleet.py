@@ -137,9 +137,14 @@ def _load(
 
 
 def write(directory: Path, n: int, listener_port: int) -> None:
-    """One file per Service (Service, EndpointSlice, policy), as a GitOps tree would hold them."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """The fleet and its Gateway, as a GitOps tree would hold them."""
+    write_services(directory, n)
     (directory / "gateway.yaml").write_text(yaml.safe_dump_all(gateway_docs(listener_port)))
+
+
+def write_services(directory: Path, n: int) -> None:
+    """One file per Service (Service, EndpointSlice, policy)."""
+    directory.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         service_file(directory, i).write_text(yaml.safe_dump_all(service_docs(i)))
 

@@ -2,7 +2,10 @@
 100 ms. At the end every stream must hold the final version, with no NACK and no error, and
 the server's memory must not have grown.
 
-    python -m tests.soak.soak --seconds 600 --streams 1000     (what `make soak` runs)
+    python -m tests.soak.soak --seconds 600 --streams 1000 --services 10000   (`make soak`)
+
+It prints what it measured as JSON and exits 1 when the run broke the soak's contract (a
+stream never final, a NACK, an error); how fast streams got final is reported, not checked.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import fleet
 from tests.files import replace
 from tests.live import POLICY, ROOT
 from tests.processes import Xdscp
@@ -27,26 +32,46 @@ from xdscp.translate import translate
 
 CHANNELS = 20
 PERIOD = 0.1  # seconds between policy changes
+SHIPPED_PROBES = 3  # the changed policy's keepAliveProbes as shipped
+# The last change alone writes this value, so the version every stream must end on is known
+# before the run (versions come from content), and the wait for it starts at the last change.
+FINAL_PROBES = 99
+SYNC_DEADLINE = 300  # seconds for every stream to get the first version (10,000 Services: ~1 min)
+FINAL_DEADLINE = 120  # seconds, from the last change, for the server and then every stream
 
 
-def rss_mib(pid: int) -> float:
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
+    raise RuntimeError(f"no {field} for {pid}")
 
 
 def write_policy(policies: Path, probes: int) -> None:
     text = (
         (ROOT / "policies" / POLICY)
         .read_text()
-        .replace("keepAliveProbes: 3", f"keepAliveProbes: {probes}")
+        .replace(f"keepAliveProbes: {SHIPPED_PROBES}", f"keepAliveProbes: {probes}")
     )
     replace(policies / POLICY, text)
 
 
-def streams_at(server: Xdscp, version: str) -> int:
-    status = server.get_json("/status")
+def final_version(policies: Path) -> str:
+    """The CDS version of `policies` once the last change is written; the file is then put
+    back as shipped."""
+    write_policy(policies, FINAL_PROBES)
+    version = Snapshot.build(translate(FileSource([policies]).load().resources)).versions[CLUSTER]
+    write_policy(policies, SHIPPED_PROBES)
+    return version
+
+
+def streams_at(server: Xdscp, version: str) -> int | None:
+    """How many streams hold `version` of the clusters, ACKed; None while /status is too busy
+    to answer (a backlogged server's event loop)."""
+    try:
+        status = server.get_json("/status")
+    except OSError:
+        return None
     return sum(
         1
         for s in status["streams"]
@@ -54,17 +79,30 @@ def streams_at(server: Xdscp, version: str) -> int:
     )
 
 
-def run(seconds: float, streams: int, workdir: Path) -> dict[str, Any]:
+def serving(server: Xdscp, version: str) -> bool:
+    try:
+        return bool(server.get_json("/status")["versions"]["cds"] == version)
+    except OSError:
+        return False
+
+
+def run(seconds: float, streams: int, workdir: Path, services: int = 1) -> dict[str, Any]:
+    """`services` Services: the shipped httpbin one (whose policy changes) and the benchmark
+    fleet's beside it."""
     policies = workdir / "policies"
     shutil.copytree(ROOT / "policies", policies)
+    fleet.write_services(policies / "fleet", services - 1)
+    final = final_version(policies)
     server = Xdscp([policies], workdir)
     result = workdir / "loadgen.json"
+    lifetime = int(seconds) + SYNC_DEADLINE + 2 * FINAL_DEADLINE + 120  # outlives every wait
     argv = [sys.executable, "-m", "tests.soak.loadgen", str(server.xds_port), str(streams),
-            str(CHANNELS), str(int(seconds) + 300), str(result)]  # fmt: skip
+            str(CHANNELS), str(lifetime), str(result)]  # fmt: skip
     loadgen = Process("loadgen", argv, workdir, env={"PYTHONPATH": str(ROOT)})
     try:
-        first = server.get_json("/status")["versions"]["cds"]
-        wait_for(lambda: streams_at(server, first) == streams or None, 120, f"{streams} streams")
+        first, connected = server.get_json("/status")["versions"]["cds"], time.monotonic()
+        wait_for(lambda: streams_at(server, first) == streams, SYNC_DEADLINE, "every stream")
+        synced = time.monotonic() - connected
         rss = [rss_mib(server.popen.pid)]
         changes, started = 0, time.monotonic()
         while (elapsed := time.monotonic() - started) < seconds:
@@ -73,18 +111,24 @@ def run(seconds: float, streams: int, workdir: Path) -> dict[str, Any]:
             if int(elapsed) >= len(rss):
                 rss.append(rss_mib(server.popen.pid))
             time.sleep(max(0.0, started + changes * PERIOD - time.monotonic()))  # the schedule
-        # Versions come from content: what the server must end on is known offline.
-        final = Snapshot.build(translate(FileSource([policies]).load().resources)).versions[CLUSTER]
-        wait_for(lambda: server.get_json("/status")["versions"]["cds"] == final, 30, "last change")
-        converged = time.monotonic()
-        wait_for(lambda: streams_at(server, final) == streams or None, 120, "every stream final")
+        changes += 1
+        write_policy(policies, FINAL_PROBES)
+        last = time.monotonic()
+        served = _seconds_until(lambda: serving(server, final), last)
+        everywhere = _seconds_until(lambda: streams_at(server, final) == streams, last)
         client = _client_report(result, final)
         return {
-            "seconds": round(seconds),
+            "services": services,
             "streams": streams,
+            "seconds": round(seconds),
+            "change_interval_ms": round(PERIOD * 1000),
             "changes": changes,
+            "sync_seconds": round(synced, 2),
             "final_version": final,
-            "convergence_seconds": round(time.monotonic() - converged, 2),
+            # From the last change: None when it did not happen within FINAL_DEADLINE.
+            "server_final_seconds": served,
+            "final_within_seconds": everywhere,
+            "streams_final": streams_at(server, final),
             "client_versions_final": sum(v == final for v in client["versions"]),
             "client_errors": client["errors"],
             "nacks": _metric(server, "xdscp_nacks_total"),
@@ -93,11 +137,33 @@ def run(seconds: float, streams: int, workdir: Path) -> dict[str, Any]:
             ],
             "rss_mib_start": round(rss[1] if len(rss) > 1 else rss[0], 1),
             "rss_mib_end": round(rss_mib(server.popen.pid), 1),
+            "rss_mib_peak": round(rss_mib(server.popen.pid, "VmHWM"), 1),
         }
     finally:
         result.with_suffix(".stop").touch()
         loadgen.stop()
         server.stop()
+
+
+def broken(result: dict[str, Any]) -> list[str]:
+    """The promises of the soak this run did not keep."""
+    promises = {
+        "every stream final": result["final_within_seconds"] is not None
+        and result["client_versions_final"] == result["streams"],
+        "no NACK": result["nacks"] == 0,
+        "no client error": not result["client_errors"],
+        "no server error": not result["server_errors"],
+    }
+    return [promise for promise, kept in promises.items() if not kept]
+
+
+def _seconds_until(check: Callable[[], bool], since: float) -> float | None:
+    """Seconds from `since` until `check` holds (polled), or None if not by FINAL_DEADLINE."""
+    try:
+        wait_for(check, since + FINAL_DEADLINE - time.monotonic(), "the final version")
+    except NotReady:
+        return None
+    return round(time.monotonic() - since, 2)
 
 
 def _client_report(result: Path, final: str) -> dict[str, Any]:
@@ -114,8 +180,7 @@ def _client_report(result: Path, final: str) -> dict[str, Any]:
             "the load generator to report the final version everywhere",
         )
     except NotReady:
-        report: dict[str, Any] = json.loads(result.read_text())
-        return report
+        return _report(result)
 
 
 def _metric(server: Xdscp, name: str) -> float:
@@ -124,15 +189,21 @@ def _metric(server: Xdscp, name: str) -> float:
     return sum(float(line.split()[-1]) for line in lines if line.startswith(name + "{"))
 
 
+def _report(result: Path) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads(result.read_text())
+    return report
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument("--services", type=int, default=1, help="Services served (>= 1)")
     args = parser.parse_args()
+    if args.services < 1:
+        parser.error("--services: at least 1 (the Service whose policy changes)")
     with tempfile.TemporaryDirectory(prefix="xdscp-soak-") as directory:
-        print(json.dumps(run(args.seconds, args.streams, Path(directory)), indent=2))
-
-
-def _report(result: Path) -> dict[str, Any]:
-    report: dict[str, Any] = json.loads(result.read_text())
-    return report
+        measured = run(args.seconds, args.streams, Path(directory), args.services)
+    print(json.dumps(measured, indent=2))
+    if failed := broken(measured):
+        sys.exit(f"soak: broke its contract: {', '.join(failed)}")
