@@ -26,6 +26,7 @@ class Variant:
     """What differs between the two ADS variants: the call, the request type, where a response
     carries its version, and what an ACK of it holds besides the nonce."""
 
+    name: str  # as xdscp's /status names it
     call: Callable[[ads_pb2_grpc.AggregatedDiscoveryServiceStub], Any]
     request: Callable[..., Any]
     version: Callable[[Any], str]
@@ -33,17 +34,23 @@ class Variant:
 
 
 SOTW = Variant(
+    name="sotw",
     call=lambda stub: stub.StreamAggregatedResources(),
     request=discovery_pb2.DiscoveryRequest,
     version=lambda response: response.version_info,
     ack_extra=lambda response: {"version_info": response.version_info},
 )
 DELTA = Variant(
+    name="delta",
     call=lambda stub: stub.DeltaAggregatedResources(),
     request=discovery_pb2.DeltaDiscoveryRequest,
     version=lambda response: response.system_version_info,
     ack_extra=lambda response: {},
 )
+
+
+def variant_of(stream: int) -> Variant:
+    return SOTW if stream % 2 == 0 else DELTA
 
 
 async def subscribe(
@@ -70,7 +77,7 @@ async def main(port: int, streams: int, channels: int, seconds: float, result: P
     opened = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(channels)]
     stubs = [ads_pb2_grpc.AggregatedDiscoveryServiceStub(c) for c in opened]
     tasks = [
-        asyncio.create_task(subscribe(SOTW if i % 2 == 0 else DELTA, stubs[i % channels], i, last))
+        asyncio.create_task(subscribe(variant_of(i), stubs[i % channels], i, last))
         for i in range(streams)
     ]
     try:

@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from bench import fleet
 from tests.files import replace
 from tests.live import POLICY, ROOT
 from tests.processes import Xdscp
+from tests.soak.loadgen import variant_of
 from xdscp.demo.processes import NotReady, Process, http_get, wait_for
 from xdscp.resourcetypes import CLUSTER
 from xdscp.snapshot import Snapshot
@@ -36,7 +38,7 @@ SHIPPED_PROBES = 3  # the changed policy's keepAliveProbes as shipped
 # The last change alone writes this value, so the version every stream must end on is known
 # before the run (versions come from content), and the wait for it starts at the last change.
 FINAL_PROBES = 99
-SYNC_DEADLINE = 300  # seconds for every stream to get the first version (10,000 Services: ~1 min)
+SYNC_DEADLINE = 300  # seconds for every stream to get the first version (10,000 Services: ~10 s)
 FINAL_DEADLINE = 120  # seconds, from the last change, for the server and then every stream
 
 
@@ -65,18 +67,22 @@ def final_version(policies: Path) -> str:
     return version
 
 
-def streams_at(server: Xdscp, version: str) -> int | None:
-    """How many streams hold `version` of the clusters, ACKed; None while /status is too busy
-    to answer (a backlogged server's event loop)."""
+def holding(server: Xdscp, version: str) -> Counter[str] | None:
+    """The streams holding `version` of the clusters, ACKed, by variant; None while /status is
+    too busy to answer (a backlogged server's event loop)."""
     try:
         status = server.get_json("/status")
     except OSError:
         return None
-    return sum(
-        1
+    return Counter(
+        s["variant"]
         for s in status["streams"]
         if s["types"].get("cds", {}).get("acked") == version and not s["types"]["cds"]["in_flight"]
     )
+
+
+def all_holding(server: Xdscp, version: str, streams: int) -> bool:
+    return (held := holding(server, version)) is not None and held.total() == streams
 
 
 def serving(server: Xdscp, version: str) -> bool:
@@ -101,7 +107,7 @@ def run(seconds: float, streams: int, workdir: Path, services: int = 1) -> dict[
     loadgen = Process("loadgen", argv, workdir, env={"PYTHONPATH": str(ROOT)})
     try:
         first, connected = server.get_json("/status")["versions"]["cds"], time.monotonic()
-        wait_for(lambda: streams_at(server, first) == streams, SYNC_DEADLINE, "every stream")
+        wait_for(lambda: all_holding(server, first, streams), SYNC_DEADLINE, "every stream")
         synced = time.monotonic() - connected
         rss = [rss_mib(server.popen.pid)]
         changes, started = 0, time.monotonic()
@@ -115,8 +121,9 @@ def run(seconds: float, streams: int, workdir: Path, services: int = 1) -> dict[
         write_policy(policies, FINAL_PROBES)
         last = time.monotonic()
         served = _seconds_until(lambda: serving(server, final), last)
-        everywhere = _seconds_until(lambda: streams_at(server, final) == streams, last)
+        by_variant = _final_by_variant(server, final, streams, last)
         client = _client_report(result, final)
+        built = _metric(server, "xdscp_snapshot_build_seconds_count")
         return {
             "services": services,
             "streams": streams,
@@ -127,11 +134,18 @@ def run(seconds: float, streams: int, workdir: Path, services: int = 1) -> dict[
             "final_version": final,
             # From the last change: None when it did not happen within FINAL_DEADLINE.
             "server_final_seconds": served,
-            "final_within_seconds": everywhere,
-            "streams_final": streams_at(server, final),
+            "final_within_seconds": _latest(by_variant),
+            "final_within_seconds_by_variant": by_variant,
+            "streams_final": (holding(server, final) or Counter()).total(),
             "client_versions_final": sum(v == final for v in client["versions"]),
             "client_errors": client["errors"],
             "nacks": _metric(server, "xdscp_nacks_total"),
+            # Over the run, the first included: fewer than changes when changes that came
+            # while one was built were taken together (a backlog).
+            "snapshots_built": built,
+            "snapshot_build_seconds_mean": round(
+                _metric(server, "xdscp_snapshot_build_seconds_sum") / max(built, 1), 3
+            ),
             "server_errors": [
                 line for line in server.log_path.read_text().splitlines() if " ERROR " in line
             ],
@@ -166,6 +180,31 @@ def _seconds_until(check: Callable[[], bool], since: float) -> float | None:
     return round(time.monotonic() - since, 2)
 
 
+def _final_by_variant(
+    server: Xdscp, final: str, streams: int, since: float
+) -> dict[str, float | None]:
+    """Seconds from `since` until every stream of each variant held `final`, ACKed (polled);
+    None for one that did not by FINAL_DEADLINE."""
+    expected = Counter(variant_of(i).name for i in range(streams))
+    seconds: dict[str, float | None] = dict.fromkeys(expected)
+
+    def all_final() -> bool:
+        held = holding(server, final) or Counter()
+        for variant, count in expected.items():
+            if seconds[variant] is None and held[variant] == count:
+                seconds[variant] = round(time.monotonic() - since, 2)
+        return None not in seconds.values()
+
+    _seconds_until(all_final, since)
+    return seconds
+
+
+def _latest(seconds: dict[str, float | None]) -> float | None:
+    """The last of them to come, or None if one never came."""
+    came = [s for s in seconds.values() if s is not None]
+    return max(came) if len(came) == len(seconds) else None
+
+
 def _client_report(result: Path, final: str) -> dict[str, Any]:
     """The load generator's own view, once it shows every stream final (it writes it every
     half second), or as it stands when the deadline passes."""
@@ -186,7 +225,11 @@ def _client_report(result: Path, final: str) -> dict[str, Any]:
 def _metric(server: Xdscp, name: str) -> float:
     text = http_get(server.admin + "/metrics")[1].decode()
     lines = text.splitlines()
-    return sum(float(line.split()[-1]) for line in lines if line.startswith(name + "{"))
+    return sum(
+        float(line.split()[-1])
+        for line in lines
+        if line.partition("{")[0].partition(" ")[0] == name
+    )
 
 
 def _report(result: Path) -> dict[str, Any]:
