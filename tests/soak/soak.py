@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -47,6 +48,12 @@ def rss_mib(pid: int, field: str = "VmRSS") -> float:
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no {field} for {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def write_policy(policies: Path, probes: int) -> None:
@@ -110,6 +117,8 @@ def run(seconds: float, streams: int, workdir: Path, services: int = 1) -> dict[
         wait_for(lambda: all_holding(server, first, streams), SYNC_DEADLINE, "every stream")
         synced = time.monotonic() - connected
         rss = [rss_mib(server.popen.pid)]
+        processes = {"server": server.popen.pid, "loadgen": loadgen.popen.pid}
+        cpu = {name: cpu_seconds(pid) for name, pid in processes.items()}
         changes, started = 0, time.monotonic()
         while (elapsed := time.monotonic() - started) < seconds:
             changes += 1
@@ -122,6 +131,8 @@ def run(seconds: float, streams: int, workdir: Path, services: int = 1) -> dict[
         last = time.monotonic()
         served = _seconds_until(lambda: serving(server, final), last)
         by_variant = _final_by_variant(server, final, streams, last)
+        cpu = {name: cpu_seconds(pid) - cpu[name] for name, pid in processes.items()}
+        wall = time.monotonic() - started
         client = _client_report(result, final)
         built = _metric(server, "xdscp_snapshot_build_seconds_count")
         return {
@@ -146,6 +157,9 @@ def run(seconds: float, streams: int, workdir: Path, services: int = 1) -> dict[
             "snapshot_build_seconds_mean": round(
                 _metric(server, "xdscp_snapshot_build_seconds_sum") / max(built, 1), 3
             ),
+            # From the first change until every stream was final (or the deadline): a process
+            # near 1.0 had a core to itself the whole time and is what limits the figures.
+            "cpu_share": {name: round(seconds / wall, 2) for name, seconds in cpu.items()},
             "server_errors": [
                 line for line in server.log_path.read_text().splitlines() if " ERROR " in line
             ],
