@@ -20,6 +20,7 @@ from xdscp.model.referencegrant import ReferenceGrant
 from xdscp.model.resources import ObjectKey
 from xdscp.model.secret import Secret
 from xdscp.model.service import EndpointSlice, Service
+from xdscp.model.share import shared
 
 # Every kind xdscp reads, in one visible list.
 KINDS: tuple[type[KubeObject], ...] = (
@@ -121,7 +122,7 @@ def _load_one(doc: Document, previous: Mapping[ObjectKey, KubeObject], out: Load
     if key in out.objects:
         out.problems.append(problem("metadata.name", "duplicate: defined more than once"))
         return
-    out.objects[key] = obj
+    out.objects[key] = shared(obj)
 
 
 def _identity(body: dict[str, Any]) -> ObjectKey:
