@@ -204,7 +204,7 @@ def findings(paths: tuple[Path, ...]) -> Findings:
         (
             *update.problems,
             *translation.problems,
-            *policy_warnings(translation, update.resources),
+            *policy_warnings(translation.statuses.values(), update.resources),
             *_envoy_rule_problems(translation),
         )
     )

@@ -4,9 +4,12 @@ served and what was found in it."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+
+import immutables
 
 from xdscp.cache import SnapshotCache
 from xdscp.envoyrules import violations
@@ -15,13 +18,13 @@ from xdscp.logs import clip
 from xdscp.metrics import Metrics
 from xdscp.model.backendconfigpolicy import BackendConfigPolicy
 from xdscp.model.problems import Problem
-from xdscp.model.resources import Resources
+from xdscp.model.resources import Key, Resources
 from xdscp.quarantine import Quarantine
 from xdscp.resourcetypes import SHORT_NAMES
 from xdscp.served import Findings, Served
 from xdscp.snapshot import Snapshot, by_group
 from xdscp.sources import Update
-from xdscp.status import Accepted
+from xdscp.status import Accepted, PolicyStatus
 from xdscp.translate import Memo, Options, Translation, translate
 from xdscp.translate.secrets import Memory
 
@@ -40,7 +43,8 @@ class Pipeline:
         self._translated: Resources | None = None  # the last input that translated
         # What Secrets served last: kept while one goes missing or bad (see translate).
         self.secret_memory = Memory()
-        self._logged: tuple[tuple[Problem, ...], ...] | None = None  # logged once per change
+        self.warnings = PolicyWarnings()
+        self._logged: tuple[Problem, ...] | None = None  # the problems logged (once per change)
 
     def apply(self, update: Update) -> Served | None:
         """Serve the update and return what is served. If translating it fails, the objects it
@@ -94,11 +98,10 @@ class Pipeline:
         )
         held = self.quarantine.problems(update.resources)
         problems = tuple(sorted((*update.problems, *translation.problems, *held)))
-        warnings = tuple(policy_warnings(translation, update.resources))
-        if (problems, warnings) != self._logged:
-            for problem in sorted((*problems, *warnings)):
+        if self.warnings.update(translation, update.resources) or problems != self._logged:
+            for problem in sorted((*problems, *self.warnings.every())):
                 log.warning("%s", problem)
-        self._logged = (problems, warnings)
+        self._logged = problems
         stale = (
             f"held at their last good version: {', '.join(p.object for p in held[:5])}"
             + (f" and {len(held) - 5} more" if len(held) > 5 else "")
@@ -107,7 +110,7 @@ class Pipeline:
         )
         findings = Findings(
             problems,
-            tuple(translation.statuses),
+            translation.statuses,
             tuple(translation.gateway_statuses),
             tuple(translation.route_statuses),
             translation.class_statuses,
@@ -123,16 +126,60 @@ class Pipeline:
         return served
 
 
-def policy_warnings(translation: Translation, resources: Resources) -> Iterator[Problem]:
+def policy_warnings(statuses: Iterable[PolicyStatus], resources: Resources) -> Iterator[Problem]:
     """A policy accepted with a reservation (TargetNotFound, PartiallyValid), per target: what
     `xdscp validate` warns of and `serve` logs (its status says it too)."""
-    for status in translation.statuses:
+    for status in statuses:
         key = (BackendConfigPolicy.KIND, status.namespace, status.name)
         source = resources.origins.get(key, "")
         for target in status.ancestors:
             if target.accepted in (Accepted.TARGET_NOT_FOUND, Accepted.PARTIALLY_VALID):
                 message = f"{target.accepted.value}: {target.accepted_message}"
                 yield Problem(source, *key, "", message, warning=True)
+
+
+class PolicyWarnings:
+    """Every policy's warnings, kept up to date with what each translation changed: a change
+    costs the policies it changed, not every policy."""
+
+    def __init__(self) -> None:
+        self.by_policy: immutables.Map[Key, tuple[Problem, ...]] = immutables.Map()
+        self._translation: int | None = None  # the serial of the translation they are of
+        self._resources: Resources | None = None  # the input whose origins they name
+
+    def update(self, translation: Translation, resources: Resources) -> bool:
+        """Those of `translation` (of `resources`): whether any is new or gone."""
+        keys: Iterable[Key]
+        if (
+            translation.changed_statuses is None
+            or translation.base is None
+            or translation.base != self._translation
+            or self._resources is None
+        ):
+            keys = itertools.chain(translation.statuses, self.by_policy)
+        else:  # the policies whose status changed, and those that moved to another file
+            moved = resources.changes_since(self._resources)
+            keys = itertools.chain(
+                translation.changed_statuses,
+                (k[1:] for k in moved if k[0] == BackendConfigPolicy.KIND),
+            )
+        self._translation, self._resources = translation.serial, resources
+        mutation, changed = self.by_policy.mutate(), False
+        for key in keys:
+            status = translation.statuses.get(key)
+            found = tuple(policy_warnings((status,), resources)) if status is not None else ()
+            if found != mutation.get(key, ()):
+                changed = True
+                if found:
+                    mutation[key] = found
+                else:
+                    del mutation[key]
+        if changed:
+            self.by_policy = mutation.finish()
+        return changed
+
+    def every(self) -> Iterator[Problem]:
+        return itertools.chain.from_iterable(self.by_policy.values())
 
 
 class EnvoyRulesError(Exception):

@@ -45,7 +45,9 @@ def document(
     if every_problem:
         out["problems"] = [str(p) for p in every_problem]
     if explain:
-        out["policies"] = [status_dict(s) for s in translation.statuses]
+        out["policies"] = [
+            status_dict(translation.statuses[k]) for k in sorted(translation.statuses)
+        ]
         if translation.gateway_statuses:
             out["gateways"] = [gateway_dict(s) for s in translation.gateway_statuses]
         if translation.route_statuses:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from xdscp.gatewaystatus import ClassStatus, GatewayStatus, RouteStatus
 from xdscp.model.problems import Problem
+from xdscp.model.resources import Key
 from xdscp.snapshot import Snapshot
 from xdscp.status import PolicyStatus
 
@@ -23,10 +24,14 @@ class Findings:
     Gateway's and HTTPRoute's."""
 
     problems: tuple[Problem, ...] = ()
-    policies: tuple[PolicyStatus, ...] = ()
+    policies: Mapping[Key, PolicyStatus] = field(default_factory=dict)  # by policy
     gateways: tuple[GatewayStatus, ...] = ()
     routes: tuple[RouteStatus, ...] = ()
     classes: tuple[ClassStatus, ...] = ()  # xdscp's GatewayClasses
+    # The policies whose status is another (or new, or gone) than in the findings published
+    # just before these; None: any may be. Every findings is published, in order, so a sink
+    # that writes less often adds these up between its writes.
+    changed_policies: frozenset[Key] | None = None
 
 
 @dataclass(frozen=True)

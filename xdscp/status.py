@@ -7,7 +7,7 @@ Kubernetes source can write it back as is and file mode can print and serve the 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -117,11 +117,11 @@ def invalid_ancestors(
 
 
 def with_problems(
-    statuses: Sequence[PolicyStatus], problems: Sequence[Problem]
+    statuses: Mapping[tuple[str, str], PolicyStatus], problems: Sequence[Problem]
 ) -> list[PolicyStatus]:
-    """File mode's statuses as Kubernetes mode writes them: a policy whose current version is
-    invalid is Invalid on the targets its last valid version has (a policy that was never
-    valid has no status, only its problems)."""
+    """File mode's statuses as Kubernetes mode writes them, by policy: a policy whose current
+    version is invalid is Invalid on the targets its last valid version has (a policy that was
+    never valid has no status, only its problems)."""
     errors: dict[tuple[str, str], list[Problem]] = defaultdict(list)
     for problem in problems:
         if problem.kind == POLICY_KIND and not problem.warning:
@@ -130,5 +130,5 @@ def with_problems(
         replace(s, ancestors=tuple(invalid_ancestors((), s, errors[key])))
         if (key := (s.namespace, s.name)) in errors
         else s
-        for s in statuses
+        for s in (statuses[k] for k in sorted(statuses))
     ]

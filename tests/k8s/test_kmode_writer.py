@@ -39,6 +39,10 @@ def found(i: int) -> PolicyStatus:
     return PolicyStatus("ns", f"p{i}", 1, (target,))
 
 
+def every_found() -> dict[tuple[str, str], PolicyStatus]:
+    return {(s.namespace, s.name): s for s in map(found, range(POLICY_COUNT))}
+
+
 class FakeServer:
     """Stores what is patched, as the API server would; refuses the first `throttle` calls
     with 429 and Retry-After; counts the calls in flight."""
@@ -90,7 +94,7 @@ async def reconcile(server: FakeServer, writer: StatusWriter, settle: float = 0.
     """Runs the writer until nothing has been patched for `settle` seconds."""
     task = asyncio.create_task(writer.run())
     try:
-        writer.publish(Findings(policies=tuple(found(i) for i in range(POLICY_COUNT))))
+        writer.publish(Findings(policies=every_found()))
         seen, quiet_since = -1, time.monotonic()
         while time.monotonic() - quiet_since < settle:
             await asyncio.sleep(0.05)
@@ -164,7 +168,7 @@ def test_a_pass_cut_short_by_a_lapse_of_leadership_resumes_by_itself() -> None:
     async def run() -> None:
         task = asyncio.create_task(writer.run())
         try:
-            writer.publish(Findings(policies=tuple(found(i) for i in range(POLICY_COUNT))))
+            writer.publish(Findings(policies=every_found()))
             deadline = time.monotonic() + 10
             while len(server.patches) < POLICY_COUNT and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)  # no poke: only the writer itself may resume

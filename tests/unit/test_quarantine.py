@@ -147,7 +147,7 @@ def test_a_held_policy_from_the_api_server_is_not_accepted_on_its_status() -> No
         "BackendConfigPolicy",
         "p",
     )
-    (status,) = held.findings.policies
+    (status,) = held.findings.policies.values()
     (entry,) = ancestors(changed, status, [problem], [], "now") or []
     accepted, attached = entry["conditions"]
     assert (accepted["type"], accepted["status"]) == ("Accepted", "False")

@@ -82,7 +82,7 @@ def objects(secret: dict[str, Any] | None, ref: str = "client") -> Resources:
 
 
 def message(translation: Translation) -> str:
-    (status,) = translation.statuses
+    (status,) = translation.statuses.values()
     (ancestor,) = status.ancestors
     return ancestor.conditions[0].message
 

@@ -12,10 +12,12 @@ from xdscp import pipeline as pipeline_module
 from xdscp.app import load
 from xdscp.cache import SnapshotCache
 from xdscp.metrics import Metrics
-from xdscp.pipeline import Pipeline
+from xdscp.model.resources import Resources
+from xdscp.pipeline import Pipeline, PolicyWarnings
 from xdscp.resourcetypes import SHORT_NAMES
 from xdscp.server.admin import policies_document, status_document
-from xdscp.translate import Options
+from xdscp.status import Accepted, AncestorStatus, Attached, PolicyStatus
+from xdscp.translate import Options, Translation
 
 INVALID = ROOT / "tests" / "golden" / "backendconfigpolicy" / "invalid-beside-valid.in.yaml"
 
@@ -28,7 +30,7 @@ def test_apply_returns_the_view_served_and_its_findings() -> None:
     assert served.findings.problems and all(
         Path(p.source).name == INVALID.name for p in served.findings.problems
     )
-    assert [s.name for s in served.findings.policies] == ["good"]  # "broken" did not load
+    assert [s.name for s in served.findings.policies.values()] == ["good"]  # "broken" did not load
     document = policies_document(served)
     assert document["snapshot"] == served.snapshot.version
     assert document["problems"] == [str(p) for p in served.findings.problems]
@@ -98,3 +100,31 @@ def test_serve_logs_a_policy_accepted_with_a_reservation(
     lines = [r.getMessage() for r in caplog.records if "httpbin/typo" in r.getMessage()]
     assert len(lines) == 1, caplog.text
     assert "TargetNotFound" in lines[0] and "htpbin" in lines[0]
+
+
+def reserved(name: str, accepted: Accepted) -> PolicyStatus:
+    target = AncestorStatus("", "Service", "ns", name, accepted, "why", Attached.ATTACHED, "ok")
+    return PolicyStatus("ns", name, 1, (target,))
+
+
+def test_warnings_follow_the_statuses_a_translation_says_changed() -> None:
+    """The warnings logged are brought up to date by the statuses a translation says changed
+    (since the one before); told nothing usable, by every status."""
+    warnings = PolicyWarnings()
+    statuses = {("ns", n): reserved(n, Accepted.TARGET_NOT_FOUND) for n in ("a", "b")}
+    first = Translation(statuses=statuses, serial=1)
+    assert warnings.update(first, Resources())
+    assert sorted(p.name for p in warnings.every()) == ["a", "b"]
+    fixed = {**statuses, ("ns", "a"): reserved("a", Accepted.VALID)}
+    second = Translation(
+        statuses=fixed, serial=2, base=1, changed_statuses=frozenset({("ns", "a")})
+    )
+    assert warnings.update(second, Resources())
+    assert [p.name for p in warnings.every()] == ["b"]
+    assert not warnings.update(
+        Translation(statuses=fixed, serial=3, base=2, changed_statuses=frozenset()), Resources()
+    )
+    # Told nothing, or of another base: every status is looked at.
+    gone = Translation(statuses={}, serial=4, base=1, changed_statuses=frozenset())
+    assert warnings.update(gone, Resources())
+    assert list(warnings.every()) == []

@@ -67,10 +67,20 @@ Selection = dict[str, frozenset[str] | None]
 class Translation:
     # Envoy messages by type URL (every registered type has a table), then by resource name.
     resources: dict[str, dict[str, Message]] = field(default_factory=_tables)
+    # Which translation of its translator this is (0: one made alone), and the one `changed`
+    # and `changed_statuses` are relative to (None: unknown, so everything may have changed).
+    serial: int = 0
+    base: int | None = None
+    # The names, by type URL, whose message is another object than in translation `base` (or
+    # was added or removed since); a type left out: none. None: unknown (compare them all).
+    changed: Mapping[str, frozenset[str]] | None = None
     # What each referenced Secret's SDS resources were built from: the next translation's
     # last good version of it.
     secret_memory: Memory = field(default_factory=Memory)
-    statuses: list[PolicyStatus] = field(default_factory=list)
+    statuses: Mapping[Key, PolicyStatus] = field(default_factory=dict)  # by policy
+    # The policies whose status is another object than in translation `base` (or was added or
+    # removed since). None: unknown (any may have changed).
+    changed_statuses: frozenset[Key] | None = None
     origins: list[FieldOrigin] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     gateway_statuses: list[GatewayStatus] = field(default_factory=list)
@@ -204,7 +214,8 @@ def translate(
         shared = frozenset({local.cluster_name})
     out.groups = _groups(gateways.parts, shared, sds_names)
     out.gateway_statuses, out.route_statuses = gateways.gateway_statuses, gateways.route_statuses
-    out.statuses = policy_statuses(resources, attachments, targets_of, warnings, memo)
+    statuses = policy_statuses(resources, attachments, targets_of, warnings, memo)
+    out.statuses = {(s.namespace, s.name): s for s in statuses}
     memo.sweep()
     return out
 

@@ -138,7 +138,7 @@ class StatusWriter:
         for problem in findings.problems:
             if problem.source == SOURCE:
                 problems[(problem.kind, (problem.namespace, problem.name))].append(problem)
-        policies = {(s.namespace, s.name): s for s in findings.policies}
+        policies = findings.policies
         gateways = {(s.namespace, s.name): s for s in findings.gateways}
         routes = {(s.namespace, s.name): s for s in findings.routes}
         classes = {("", s.name): s for s in findings.classes}
