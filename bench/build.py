@@ -24,7 +24,7 @@ from xdscp.resourcetypes import CLUSTER, ENDPOINT, PUSH_ORDER, SHORT_NAMES, WILD
 from xdscp.server.delta import DeltaStream
 from xdscp.server.sotw import SotwStream
 from xdscp.snapshot import Snapshot
-from xdscp.translate import Memo, Options, translate
+from xdscp.translate import Options, Translator, translate
 
 LISTENER_PORT = 10080
 OPTIONS = Options(listener_address="127.0.0.1")
@@ -84,8 +84,8 @@ def run_incremental(n: int) -> dict[str, Any]:
     """One policy changed: model update, translate, build, set; and what a delta client gets."""
     model = Model(n, LISTENER_PORT)
     cache = SnapshotCache()
-    memo = Memo()  # as the server's pipeline keeps one
-    previous = serialized(Snapshot.build(translate(model.resources(), OPTIONS, memo)))
+    translator = Translator(OPTIONS)  # as the server's pipeline keeps one
+    previous = serialized(Snapshot.build(translator.translate(model.resources())))
     cache.set(previous)
     delta, sotw = _client(DeltaStream, previous), _client(SotwStream, previous)
     phases: dict[str, list[float]] = {"model": [], "translate": [], "build": [], "total": []}
@@ -96,7 +96,7 @@ def run_incremental(n: int) -> dict[str, Any]:
         model.change(i)
         resources = model.resources()
         modelled = time.perf_counter()
-        translation = translate(resources, OPTIONS, memo)
+        translation = translator.translate(resources)
         translated = time.perf_counter()
         snapshot = Snapshot.build(translation, previous)
         cache.set(snapshot)

@@ -18,7 +18,7 @@ from bench.fleet import Model
 from bench.run import CHANGED
 from tests.processes import free_port, workdir
 from xdscp.snapshot import Snapshot
-from xdscp.translate import Memo, translate
+from xdscp.translate import Translator
 
 PROFILES = Path(__file__).resolve().parent / "results" / "profiles"
 
@@ -27,13 +27,13 @@ def incremental(n: int, changes: int) -> str:
     from pyinstrument import Profiler  # a dev tool: `make bench-profile` installs it
 
     model = Model(n, LISTENER_PORT)
-    memo = Memo()
-    previous = serialized(Snapshot.build(translate(model.resources(), OPTIONS, memo)))
+    translator = Translator(OPTIONS)
+    previous = serialized(Snapshot.build(translator.translate(model.resources())))
     profiler = Profiler()
     profiler.start()
     for k in range(changes):
         model.change(1 + k)
-        previous = Snapshot.build(translate(model.resources(), OPTIONS, memo), previous)
+        previous = Snapshot.build(translator.translate(model.resources()), previous)
     profiler.stop()
     return str(profiler.output_text(show_all=False))
 

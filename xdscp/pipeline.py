@@ -25,8 +25,7 @@ from xdscp.served import Findings, Served
 from xdscp.snapshot import Snapshot, by_group
 from xdscp.sources import Update
 from xdscp.status import Accepted, PolicyStatus
-from xdscp.translate import Memo, Options, Translation, translate
-from xdscp.translate.secrets import Memory
+from xdscp.translate import Options, Translation, Translator
 
 log = logging.getLogger("xdscp")
 
@@ -37,12 +36,10 @@ class Pipeline:
         self.metrics = metrics
         self.options = options
         self.served: Served | None = None
-        self.memo = Memo()  # only what a change touches is translated again
+        self.translator = Translator(options)  # only what a change touches is translated again
         self.quarantine = Quarantine()
         self._latest: Update | None = None
         self._translated: Resources | None = None  # the last input that translated
-        # What Secrets served last: kept while one goes missing or bad (see translate).
-        self.secret_memory = Memory()
         self.warnings = PolicyWarnings()
         self._logged: tuple[Problem, ...] | None = None  # the problems logged (once per change)
 
@@ -87,12 +84,11 @@ class Pipeline:
         started = time.perf_counter()
         previous = self.served
         resources = self.quarantine.confine(update.resources)
-        translation = translate(resources, self.options, self.memo, self.secret_memory)
+        translation = self.translator.translate(resources)
         snapshot = Snapshot.build(translation, previous.snapshot if previous else None)
         _check_envoy_rules(snapshot, translation)
         groups = by_group(snapshot, translation, previous.groups if previous else {})
         self._translated = resources
-        self.secret_memory = translation.secret_memory
         self.quarantine.served_from(
             [snapshot.serial, *(g.serial for g in groups.values())], resources
         )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +21,8 @@ from xdscp.model.duration import Duration
 from xdscp.model.load import Document, load
 from xdscp.model.resources import Resources
 from xdscp.resourcetypes import CLUSTER
-from xdscp.translate import Memo, translate
+from xdscp.translate import Translation, Translator, translate
+from xdscp.translate.secrets import FIRST
 
 INT32 = 2**31 - 1
 UNITS = {"h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
@@ -152,24 +154,239 @@ def test_merge_never_depends_on_input_order(
     assert render.document(one, explain=True) == render.document(other, explain=True)
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 3), spec_blocks | st.none()), min_size=1, max_size=8))
-def test_translating_with_a_memo_gives_what_translating_afresh_gives(
-    steps: list[tuple[int, dict[str, Any] | None]],
+# A Secret of CA certificates Envoy takes (from a golden case), and one it does not.
+_GOOD_CA = next(
+    d
+    for d in yaml.safe_load_all(
+        (
+            Path(__file__).parents[1] / "golden/backendconfigpolicy/tls-secret-ref.in.yaml"
+        ).read_text()
+    )
+    if d and d["metadata"]["name"] == "trust"
+)["data"]["ca.crt"]
+NAMESPACE = "prop"
+
+
+def _meta(name: str, **labels: str) -> dict[str, Any]:
+    return {"name": name, "namespace": NAMESPACE, "labels": labels}
+
+
+def _service(i: int, tier: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(f"s{i}", tier=tier),
+        "spec": {"ports": [{"name": "http", "port": 8080}]},
+    }
+
+
+def _slice(i: int, service: int, address: int, node: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": _meta(f"e{i}", **{"kubernetes.io/service-name": f"s{service}"}),
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": 8080}],
+        "endpoints": [{"addresses": [f"10.0.0.{address}"], "nodeName": f"n{node}"}],
+    }
+
+
+def _node(i: int, zone: str) -> dict[str, Any]:
+    labels = {"topology.kubernetes.io/zone": zone, "topology.kubernetes.io/region": "r"}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"n{i}", "labels": labels}}
+
+
+def _backend(i: int, host: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "gateway.kgateway.dev/v1alpha1",
+        "kind": "Backend",
+        "metadata": _meta(f"b{i}", tier="front"),
+        "spec": {"type": "Static", "static": {"hosts": [{"host": f"192.0.2.{host}", "port": 443}]}},
+    }
+
+
+def _secret(i: int, good: bool) -> dict[str, Any]:
+    data = _GOOD_CA if good else "bm90IGEgY2VydA=="  # "not a cert"
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(f"c{i}"),
+        "type": "Opaque",
+        "data": {"ca.crt": data},
+    }
+
+
+def _policy(
+    i: int, targets: list[tuple[str, int]], tier: str | None, secret: int | None, spec: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        **spec,
+        "targetRefs": [
+            {"group": "" if kind == "Service" else "gateway.kgateway.dev", "kind": kind, "name": n}
+            for kind, n in ((k, f"{'s' if k == 'Service' else 'b'}{j}") for k, j in targets)
+        ],
+    }
+    if tier is not None:
+        body["targetSelectors"] = [{"group": "", "kind": "Service", "matchLabels": {"tier": tier}}]
+    if secret is not None:
+        body["tls"] = {"secretRef": {"name": f"c{secret}"}, "sni": "backend.internal"}
+    return {
+        "apiVersion": "gateway.kgateway.dev/v1alpha1",
+        "kind": "BackendConfigPolicy",
+        "metadata": {**_meta(f"p{i}"), "creationTimestamp": f"2026-01-01T00:00:0{i}Z"},
+        "spec": body,
+    }
+
+
+def _gateway(port: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": _meta("g"),
+        "spec": {
+            "gatewayClassName": "kgateway",
+            "listeners": [{"name": "http", "protocol": "HTTP", "port": port}],
+        },
+    }
+
+
+def _route(i: int, service: int, backend: int | None) -> dict[str, Any]:
+    refs: list[dict[str, Any]] = [{"name": f"s{service}", "port": 8080}]
+    if backend is not None:
+        refs.append({"group": "gateway.kgateway.dev", "kind": "Backend", "name": f"b{backend}"})
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": _meta(f"r{i}"),
+        "spec": {
+            "parentRefs": [{"name": "g"}],
+            "hostnames": [f"r{i}.example.com"],
+            "rules": [{"backendRefs": refs}],
+        },
+    }
+
+
+KINDS = ["Service", "EndpointSlice", "Node", "Backend", "Secret", "Policy", "Gateway", "HTTPRoute"]
+small = st.integers(0, 2)
+tiers = st.sampled_from(["front", "back"])
+small_specs = optional_keys(
+    connectTimeout=st.sampled_from(["1s", "2s"]),
+    tcpKeepalive=st.just({"keepAliveProbes": 3}),
+    http2ProtocolOptions=st.just({"maxConcurrentStreams": 10}),  # ignored on an HTTP/1 port
+)
+# One step: what object (kind, name) becomes, or None: it goes.
+changes = st.one_of(
+    st.builds(lambda i, t: (("Service", i), _service(i, t)), small, tiers),
+    st.builds(
+        lambda i, s, a, n: (("EndpointSlice", i), _slice(i, s, a, n)), small, small, small, small
+    ),
+    st.builds(lambda i, z: (("Node", i), _node(i, z)), st.integers(0, 1), st.sampled_from("ab")),
+    st.builds(lambda i, h: (("Backend", i), _backend(i, h)), st.integers(0, 1), small),
+    st.builds(lambda i, g: (("Secret", i), _secret(i, g)), st.integers(0, 1), st.booleans()),
+    st.builds(
+        lambda i, t, tier, sec, spec: (("Policy", i), _policy(i, t, tier, sec, spec)),
+        small,
+        st.lists(st.tuples(st.sampled_from(["Service", "Backend"]), small), min_size=1, max_size=2),
+        st.none() | tiers,
+        st.none() | st.integers(0, 1),
+        small_specs,
+    ),
+    st.builds(lambda p: (("Gateway", 0), _gateway(p)), st.sampled_from([8080, 8081])),
+    st.builds(
+        lambda i, s, b: (("HTTPRoute", i), _route(i, s, b)),
+        st.integers(0, 1),
+        small,
+        st.none() | st.integers(0, 1),
+    ),
+    st.builds(lambda kind, i: ((kind, i), None), st.sampled_from(KINDS), small),
+)
+
+
+def _same_translation(one: Translation, other: Translation) -> None:
+    """What render shows (every message, status, problem, provenance) and the node groups."""
+    shown = render.document(one, explain=True, show_secrets=True)
+    assert shown == render.document(other, explain=True, show_secrets=True)
+    assert one.groups == other.groups
+    assert dict(one.statuses) == dict(other.statuses)
+
+
+def _says_what_changed(before: Translation, after: Translation) -> None:
+    """Whatever is another object than in `before` is among what `after` says changed."""
+    assert after.base == before.serial and after.changed is not None
+    for url, table in after.resources.items():
+        old = before.resources[url]
+        moved = {n for n in {*table, *old} if table.get(n) is not old.get(n)}
+        assert moved <= after.changed[url], url
+    assert after.changed_statuses is not None
+    keys = {*after.statuses, *before.statuses}
+    restated = {k for k in keys if after.statuses.get(k) is not before.statuses.get(k)}
+    assert restated == after.changed_statuses
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(changes, min_size=1, max_size=25), st.integers(0, 3))
+def test_translating_incrementally_gives_what_translating_afresh_gives(
+    steps: list[tuple[tuple[str, int], dict[str, Any] | None]], restart: int
 ) -> None:
-    """Policies on four Services change, appear and go one step at a time; objects that do not
-    change keep their identity, as the sources keep it, so the memo is really used."""
-    objects = {key: one(service(f"s{key[1]}")) for key in (("Service", i) for i in range(4))}
-    memo = Memo()
-    for index, spec in steps:
-        if spec is None:
-            objects.pop(("Policy", index), None)
-        else:
-            objects[("Policy", index)] = one(policy(f"p{index}", f"s{index}", spec))
-        resources = Resources.of(objects.values())
-        remembered = translate(resources, memo=memo)
-        afresh = translate(resources)
-        assert render.document(remembered, explain=True) == render.document(afresh, explain=True)
+    """Services, slices, Nodes, Backends, Secrets, policies (by reference and by selector,
+    with and without a Secret), a Gateway and routes change, appear and go one step at a time,
+    each view made from the one before as the sources make it; objects that do not change keep
+    their identity. The translator kept across the steps gives what a translation afresh gives
+    (with the Secrets an afresh chain served before: a Secret turned bad keeps its last good
+    contents), and says what changed."""
+    translator = Translator()
+    resources = Resources()
+    objects: dict[tuple[str, int], KubeObject] = {}
+    fresh_memory = FIRST
+    before: Translation | None = None
+    for step, (key, body) in enumerate(steps):
+        gone = objects.pop(key, None)
+        removed = [(gone.KIND, *gone.key)] if gone is not None else []
+        if body is not None:
+            objects[key] = one(body)  # a slot names one object: the same key each time
+        added = [objects[key]] if body is not None else []
+        # Mostly a view made by replacing, as the sources make them; now and then one made
+        # afresh, whose changes the translator finds by comparing.
+        resources = (
+            Resources.of(objects.values())
+            if step == restart
+            else resources.replacing(added, () if added else removed)
+        )
+        incremental = translator.translate(resources)
+        afresh = translate(resources, last=fresh_memory)
+        fresh_memory = afresh.secret_memory
+        _same_translation(incremental, afresh)
+        if before is not None:
+            _says_what_changed(before, incremental)
+        before = incremental
+
+
+def test_one_policy_changed_translates_only_its_target() -> None:
+    """Among Services that each have a policy, one policy changed: only its target's cluster
+    is another object, and only its status; the Gateway is not translated again."""
+    bodies = [_gateway(8080), _route(0, 0, None)]
+    for i in range(3):
+        bodies += [_service(i, "front"), _policy(i, [("Service", i)], None, None, {})]
+    loaded = load([Document("property", body) for body in bodies], {})
+    changed = load(
+        [Document("property", _policy(1, [("Service", 1)], None, None, {"connectTimeout": "2s"}))],
+        {},
+    )
+    assert not loaded.problems and not changed.problems
+    translator, view = Translator(), Resources.of(loaded.objects.values())
+    first = translator.translate(view)
+    second = translator.translate(view.replacing(changed.objects.values()))
+    assert second.changed == {
+        **{url: frozenset() for url in second.resources},
+        CLUSTER: frozenset({"kube_prop_s1_8080"}),
+    }
+    assert second.changed_statuses == frozenset({(NAMESPACE, "p1")})
+    assert (
+        second.resources[CLUSTER]["kube_prop_s0_8080"]
+        is first.resources[CLUSTER]["kube_prop_s0_8080"]
+    )
+    assert second.statuses[(NAMESPACE, "p0")] is first.statuses[(NAMESPACE, "p0")]
+    assert second.route_statuses is first.route_statuses  # the Gateway's translation is kept
 
 
 def one(body: dict[str, Any]) -> KubeObject:

@@ -17,6 +17,7 @@ from envoy.config.core.v3 import base_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
+from google.protobuf.message import Message
 
 from xdscp.cache import SnapshotCache
 from xdscp.metrics import Metrics
@@ -28,20 +29,21 @@ from xdscp.server.ads import AdsServicer, start_server
 from xdscp.server.fleet import Fleet
 from xdscp.snapshot import Snapshot
 from xdscp.translate import Translation
+from xdscp.translate.translation import tables
 
 RECV_TIMEOUT = 10
 
 
 def snapshot(clusters: dict[str, int], previous: Snapshot | None = None) -> Snapshot:
     """Clusters named by key with connect_timeout = value seconds, each with a CLA, one listener."""
-    translation = Translation()
+    resources: dict[str, dict[str, Message]] = {CDS: {}, EDS: {}}
     for name, timeout in clusters.items():
         cluster = cluster_pb2.Cluster(name=name)
         cluster.connect_timeout.seconds = timeout
-        translation.resources[CDS][name] = cluster
-        translation.resources[EDS][name] = endpoint_pb2.ClusterLoadAssignment(cluster_name=name)
-    translation.resources[LDS]["l"] = listener_pb2.Listener(name="l")
-    return Snapshot.build(translation, previous)
+        resources[CDS][name] = cluster
+        resources[EDS][name] = endpoint_pb2.ClusterLoadAssignment(cluster_name=name)
+    resources[LDS] = {"l": listener_pb2.Listener(name="l")}
+    return Snapshot.build(Translation({**tables(), **resources}), previous)
 
 
 class Server:

@@ -15,6 +15,7 @@ from xdscp.resourcetypes import LISTENER as LDS
 from xdscp.resourcetypes import ROUTE as RDS
 from xdscp.snapshot import Snapshot
 from xdscp.translate import Translation
+from xdscp.translate.translation import tables
 
 
 def test_wildcard_cds_then_ack_then_only_changes() -> None:
@@ -138,13 +139,13 @@ def test_route_names_follow_the_subscription() -> None:
 
 def routed(clusters: list[str], target: str) -> Snapshot:
     """The clusters, and route configuration "r" sending everything to `target`."""
-    translation = Translation()
-    for name in clusters:
-        translation.resources[CDS][name] = cluster_pb2.Cluster(name=name)
     config = route_pb2.RouteConfiguration(name="r")
     config.virtual_hosts.add(name="all", domains=["*"]).routes.add().route.cluster = target
-    translation.resources[RDS]["r"] = config
-    return Snapshot.build(translation)
+    resources = {
+        CDS: {name: cluster_pb2.Cluster(name=name) for name in clusters},
+        RDS: {"r": config},
+    }
+    return Snapshot.build(Translation({**tables(), **resources}))
 
 
 def test_removed_cluster_outlives_the_routes_that_used_it() -> None:

@@ -12,6 +12,7 @@ from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
 from envoy.extensions.transport_sockets.tls.v3 import secret_pb2
 from envoy.service.discovery.v3 import discovery_pb2
+from google.protobuf.message import Message
 
 from tests.server.fake import fake_stream
 from tests.server.harness import delta, node, run, snapshot, sotw
@@ -29,6 +30,7 @@ from xdscp.server.sotw import SotwStream
 from xdscp.server.stream import Variant
 from xdscp.snapshot import Snapshot
 from xdscp.translate import Translation
+from xdscp.translate.translation import tables
 
 UNKNOWN = "type.googleapis.com/envoy.nothing.v3.Thing"
 
@@ -109,15 +111,15 @@ def test_sotw_through_the_servicer_fresh_nonces_push_order_and_fleet_view() -> N
 def everything(clusters: list[str]) -> Snapshot:
     """Clusters with their endpoints, and one listener, its routes and a secret while there are
     any."""
-    translation = Translation()
+    resources: dict[str, dict[str, Message]] = {CDS: {}, EDS: {}}
     for name in clusters:
-        translation.resources[CDS][name] = cluster_pb2.Cluster(name=name)
-        translation.resources[EDS][name] = endpoint_pb2.ClusterLoadAssignment(cluster_name=name)
+        resources[CDS][name] = cluster_pb2.Cluster(name=name)
+        resources[EDS][name] = endpoint_pb2.ClusterLoadAssignment(cluster_name=name)
     if clusters:
-        translation.resources[LDS]["l"] = listener_pb2.Listener(name="l")
-        translation.resources[RDS]["r"] = route_pb2.RouteConfiguration(name="r")
-        translation.resources[SDS]["s"] = secret_pb2.Secret(name="s")
-    return Snapshot.build(translation)
+        resources[LDS] = {"l": listener_pb2.Listener(name="l")}
+        resources[RDS] = {"r": route_pb2.RouteConfiguration(name="r")}
+        resources[SDS] = {"s": secret_pb2.Secret(name="s")}
+    return Snapshot.build(Translation({**tables(), **resources}))
 
 
 def test_delta_through_the_servicer_numbers_nonces_and_removes_in_removal_order() -> None:
@@ -151,9 +153,9 @@ def secret_and_cluster(secret: str, timeout: int, previous: Snapshot | None = No
     cluster.connect_timeout.seconds = timeout
     named = secret_pb2.Secret(name="s")
     named.generic_secret.secret.inline_string = secret
-    translation = Translation()
-    translation.resources[CDS]["a"], translation.resources[SDS]["s"] = cluster, named
-    return Snapshot.build(translation, previous)
+    return Snapshot.build(
+        Translation({**tables(), CDS: {"a": cluster}, SDS: {"s": named}}), previous
+    )
 
 
 Ack = Callable[[str, str], Any]  # (type URL, nonce) -> the request that ACKs it

@@ -13,7 +13,7 @@ from xdscp import render
 from xdscp.model.resources import Resources
 from xdscp.sources import Update, yamlfile
 from xdscp.sources.files import FileSource
-from xdscp.translate import Memo, Translation, translate
+from xdscp.translate import Translation, Translator, translate
 
 POLICY = "httpbin-keepalive.yaml"
 GRACE = 3.0
@@ -126,7 +126,7 @@ def test_every_edit_read_by_itself_gives_what_a_full_read_gives(
         (None, None, GRACE, quick),  # due: both removed
     ]
     now = [0.0]
-    memo = Memo()  # kept across edits, as the pipeline keeps one: never stale
+    translator = Translator()  # kept across edits, as the pipeline keeps one: never stale
     source = FileSource([policies], grace=GRACE, clock=lambda: now[0])
     everything = FileSource([policies], grace=GRACE, clock=lambda: now[0])
     view(source)
@@ -149,7 +149,7 @@ def test_every_edit_read_by_itself_gives_what_a_full_read_gives(
         update = source.load([] if path is None else [path])
         assert (full_reads[0] == reads) is expected, (path, text)
         fresh = everything.load()  # every file read again (last good versions kept alike)
-        assert rendered(translate(update.resources, memo=memo), update) == (
+        assert rendered(translator.translate(update.resources), update) == (
             rendered(translate(fresh.resources), fresh)
         ), (path, text)
         assert update == fresh

@@ -14,7 +14,7 @@ from xdscp.model.load import Document, load
 from xdscp.model.resources import Resources
 from xdscp.render import message_dict
 from xdscp.resourcetypes import ENDPOINT
-from xdscp.translate import Memo, Options, translate
+from xdscp.translate import Options, Translator, translate
 
 
 def resources(*docs: dict[str, Any]) -> Resources:
@@ -64,13 +64,13 @@ def test_without_the_flag_there_is_no_local_cluster() -> None:
     assert "xdscp_local" not in translate(resources(ENVOYS)).resources[ENDPOINT]
 
 
-def test_unchanged_nodes_keep_the_memo() -> None:
-    memo, given = Memo(), resources(ENVOYS, NODE)
-    options = Options(local_cluster=("gateways", "envoy"))
-    first = translate(given, options, memo).resources[ENDPOINT]["xdscp_local"]
-    assert translate(given, options, memo).resources[ENDPOINT]["xdscp_local"] is first
+def test_unchanged_nodes_keep_the_local_cluster() -> None:
+    translator = Translator(Options(local_cluster=("gateways", "envoy")))
+    given = resources(ENVOYS, NODE)
+    first = translator.translate(given).resources[ENDPOINT]["xdscp_local"]
+    assert translator.translate(given).resources[ENDPOINT]["xdscp_local"] is first
     relabelled = {**NODE, "metadata": {"name": "n1", "labels": {}}}
-    changed = translate(resources(ENVOYS, relabelled), options, memo)
+    changed = translator.translate(resources(ENVOYS, relabelled))
     assert changed.resources[ENDPOINT]["xdscp_local"] is not first
 
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from xdscp import pipeline as pipeline_module
 from xdscp.cache import SnapshotCache
 from xdscp.metrics import Metrics
 from xdscp.model.load import Document, load
@@ -18,7 +17,9 @@ from xdscp.resourcetypes import CLUSTER
 from xdscp.served import Served
 from xdscp.sources import Update
 from xdscp.sources.kubernetes.conditions import ancestors
-from xdscp.translate import Options, Translation, translate
+from xdscp.translate import Options, Translation, Translator
+
+REAL = Translator.translate  # what a test wraps
 
 
 def service(name: str, port: int = 80) -> dict[str, Any]:
@@ -53,12 +54,12 @@ def clusters(served: Served | None) -> set[str]:
 def test_a_failing_translation_holds_only_the_object_that_changed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def fails_on_boom(resources: Resources, *args: Any) -> Translation:
+    def fails_on_boom(translator: Translator, resources: Resources) -> Translation:
         if ("ns", "boom") in resources.services:
             raise ValueError("a translator bug")
-        return translate(resources, *args)
+        return REAL(translator, resources)
 
-    monkeypatch.setattr(pipeline_module, "translate", fails_on_boom)
+    monkeypatch.setattr(Translator, "translate", fails_on_boom)
     metrics = Metrics()
     pipeline, objects = Pipeline(SnapshotCache(), metrics, Options()), Objects()
     assert clusters(pipeline.apply(objects.update(service("a")))) == {"kube_ns_a_80"}
@@ -158,15 +159,15 @@ def test_a_held_policy_from_the_api_server_is_not_accepted_on_its_status() -> No
 def test_what_envoy_would_refuse_is_held_before_it_is_served(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def zero_timeout_for_boom(resources: Resources, *args: Any) -> Translation:
-        translation = translate(resources, *args)
+    def zero_timeout_for_boom(translator: Translator, resources: Resources) -> Translation:
+        translation = REAL(translator, resources)
         cluster: Any = translation.resources[CLUSTER].get("kube_ns_boom_80")
         if cluster is not None:
             cluster.connect_timeout.Clear()
             cluster.connect_timeout.SetInParent()  # 0 s: Envoy's rule says more than 0
         return translation
 
-    monkeypatch.setattr(pipeline_module, "translate", zero_timeout_for_boom)
+    monkeypatch.setattr(Translator, "translate", zero_timeout_for_boom)
     pipeline, objects = Pipeline(SnapshotCache(), Metrics(), Options()), Objects()
     pipeline.apply(objects.update(service("a")))
     held = pipeline.apply(objects.update(service("a"), service("boom")))
@@ -191,7 +192,7 @@ def test_before_anything_is_known_good_nothing_is_held(monkeypatch: pytest.Monke
     def broken(*_: object) -> Translation:
         raise ValueError("a translator bug")
 
-    monkeypatch.setattr(pipeline_module, "translate", broken)
+    monkeypatch.setattr(Translator, "translate", broken)
     fresh = Pipeline(SnapshotCache(), Metrics(), Options())
     assert fresh.apply(objects.update(service("a"))) is None  # no empty view is served
     assert fresh.quarantine.held == {}

@@ -24,7 +24,7 @@ from xdscp.model.secret import Secret
 from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.resourcetypes import SECRET as SDS
 from xdscp.snapshot import Snapshot
-from xdscp.translate import Memo, Translation, translate
+from xdscp.translate import Translation, Translator, translate
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = "kube_ns_svc_443"
@@ -158,9 +158,9 @@ def test_a_bad_secret_keeps_the_last_good_one_and_says_why(
     old, new = pki
     if override.get("tls.key") == "other":
         override = {"tls.key": new.clients["client"][1].read_bytes()}
-    memo = Memo()
-    good = translate(objects(secret_body(old)), memo=memo)
-    bad = translate(objects(secret_body(old, **override)), memo=memo, last=good.secret_memory)
+    translator = Translator()
+    good = translator.translate(objects(secret_body(old)))
+    bad = translator.translate(objects(secret_body(old, **override)))
     assert problem in message(bad)
     assert "Envoy keeps its last good version" in message(bad)
     assert message(bad).startswith("tls: secretRef: Secret ns/client")
@@ -177,7 +177,7 @@ def test_a_deleted_secret_keeps_the_last_good_one(pki: tuple[MtlsPaths, MtlsPath
     assert gone.resources[SDS] == good.resources[SDS] and gone.resources[CDS] == good.resources[CDS]
     # And without a last good version: nothing served, the cluster still names the Secret.
     never = translate(objects(None))
-    assert never.resources[SDS] == {} and "connections fail until it is fixed" in message(never)
+    assert not never.resources[SDS] and "connections fail until it is fixed" in message(never)
     assert never.resources[CDS] == good.resources[CDS]
 
 
@@ -187,17 +187,17 @@ def test_only_the_policys_namespace_is_searched(pki: tuple[MtlsPaths, MtlsPaths]
     elsewhere["metadata"]["namespace"] = "other"
     out = translate(objects(elsewhere))
     assert "Secret ns/client not found" in message(out)
-    assert out.resources[SDS] == {}
+    assert not out.resources[SDS]
 
 
 def test_an_unchanged_secret_reuses_every_translated_object(
     pki: tuple[MtlsPaths, MtlsPaths],
 ) -> None:
     old, _ = pki
-    memo, resources = Memo(), objects(secret_body(old))
-    first = translate(resources, memo=memo)
-    second = translate(resources, memo=memo, last=first.secret_memory)
-    third = translate(resources, memo=memo, last=second.secret_memory)
+    translator, resources = Translator(), objects(secret_body(old))
+    first = translator.translate(resources)
+    translator.translate(resources)
+    third = translator.translate(resources)
     assert third.resources[CDS][CLUSTER] is first.resources[CDS][CLUSTER]
     assert all(third.resources[SDS][n] is first.resources[SDS][n] for n in first.resources[SDS])
 
@@ -242,7 +242,7 @@ def test_a_key_envoy_refuses_is_refused_first(
     }
     out = translate(objects(body))
     assert problem in message(out)
-    assert out.resources[SDS] == {}
+    assert not out.resources[SDS]
 
 
 def test_a_gateways_envoys_get_the_secrets_of_its_clusters_only(

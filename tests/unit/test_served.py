@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from tests.live import ROOT
-from xdscp import pipeline as pipeline_module
 from xdscp.app import load
 from xdscp.cache import SnapshotCache
 from xdscp.metrics import Metrics
@@ -17,7 +16,7 @@ from xdscp.pipeline import Pipeline, PolicyWarnings
 from xdscp.resourcetypes import SHORT_NAMES
 from xdscp.server.admin import policies_document, status_document
 from xdscp.status import Accepted, AncestorStatus, Attached, PolicyStatus
-from xdscp.translate import Options, Translation
+from xdscp.translate import Options, Translation, Translator
 
 INVALID = ROOT / "tests" / "golden" / "backendconfigpolicy" / "invalid-beside-valid.in.yaml"
 
@@ -46,7 +45,7 @@ def test_a_failed_translation_returns_the_last_view_served(
     def broken(*_: object) -> None:
         raise RuntimeError("a translator bug")
 
-    monkeypatch.setattr(pipeline_module, "translate", broken)
+    monkeypatch.setattr(Translator, "translate", broken)
     again = pipeline.apply(load((INVALID,)))
     assert first is not None and again is not None
     assert again.snapshot is first.snapshot

@@ -6,16 +6,14 @@ sets; newer policies fill the fields still unset. A block such as tcpKeepalive i
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from xdscp.model.backendconfigpolicy import BackendConfigPolicy, TargetRef, TargetSelector
+from xdscp.model.backendconfigpolicy import BackendConfigPolicy, TargetSelector
 from xdscp.model.base import KubeObject
 from xdscp.model.resources import Key, Resources
-from xdscp.translate.memo import Memo
 
 _NEWEST = datetime.max.replace(tzinfo=UTC)
 
@@ -49,32 +47,6 @@ class Attachment:
     settings: tuple[Setting, ...]
 
 
-def attach(
-    resources: Resources, memo: Memo
-) -> tuple[dict[Target, Attachment], dict[Key, list[Target]]]:
-    """Targets found for each policy, and the merged attachment of each target found.
-
-    An attachment made of the same policy objects as last time is the same object, so what
-    was translated from it can be reused (see `memo`).
-    """
-    found: dict[Target, list[BackendConfigPolicy]] = defaultdict(list)
-    targets_of: dict[Key, list[Target]] = {}
-    for key, policy in resources.policies.items():
-        targets_of[key] = (
-            _targets(policy, resources)  # selectors depend on every object's labels
-            if policy.spec.target_selectors
-            else memo.get(("targets", key), (policy,), _targets, policy, resources)
-        )
-        for target in targets_of[key]:
-            if _lookup(target, resources) is not None:
-                found[target].append(policy)
-    attachments = {
-        target: memo.get(("attachment", target), tuple(policies), _merge, target, policies)
-        for target, policies in found.items()
-    }
-    return attachments, targets_of
-
-
 def _age(policy: BackendConfigPolicy) -> tuple[datetime, str, str]:
     created = policy.metadata.creation_timestamp
     if created is not None and created.tzinfo is None:
@@ -82,7 +54,8 @@ def _age(policy: BackendConfigPolicy) -> tuple[datetime, str, str]:
     return (created or _NEWEST, policy.metadata.namespace, policy.metadata.name)
 
 
-def _merge(target: Target, policies: list[BackendConfigPolicy]) -> Attachment:
+def merge(target: Target, policies: Iterable[BackendConfigPolicy]) -> Attachment:
+    """The policies on `target` merged: oldest first, each field from the oldest that sets it."""
     ordered = sorted(policies, key=_age)
     settings = []
     for field in _fields_in_order(ordered):
@@ -99,36 +72,38 @@ def _fields_in_order(policies: list[BackendConfigPolicy]) -> list[str]:
     return sorted(seen, key=list(type(policies[0].spec).model_fields).index)
 
 
-def _targets(policy: BackendConfigPolicy, resources: Resources) -> list[Target]:
+def referenced(policy: BackendConfigPolicy) -> frozenset[Target]:
+    """What the policy's targetRefs name (found or not)."""
     namespace = policy.metadata.namespace
-    refs = [_from_ref(ref, namespace) for ref in policy.spec.target_refs or ()]
-    selected = [
-        target
-        for selector in policy.spec.target_selectors or ()
-        for target in _select(selector, namespace, resources)
-    ]
-    return sorted(set(refs + selected))
+    return frozenset(
+        Target(ref.group, ref.kind, namespace, ref.name) for ref in policy.spec.target_refs or ()
+    )
 
 
-def _from_ref(ref: TargetRef, namespace: str) -> Target:
-    return Target(ref.group, ref.kind, namespace, ref.name)
+def selects(policy: BackendConfigPolicy, target: Target, obj: KubeObject) -> bool:
+    """Whether one of the policy's targetSelectors picks `obj` (the object `target` names)."""
+    return target.namespace == policy.metadata.namespace and any(
+        _picks(selector, target, obj) for selector in policy.spec.target_selectors or ()
+    )
 
 
-def _select(selector: TargetSelector, namespace: str, resources: Resources) -> list[Target]:
-    return [
-        Target(selector.group, selector.kind, ns, name)
-        for (ns, name), obj in _objects_of(selector.group, selector.kind, resources).items()
-        if ns == namespace and selector.match_labels.items() <= obj.metadata.labels.items()
-    ]
+def _picks(selector: TargetSelector, target: Target, obj: KubeObject) -> bool:
+    return (selector.group, selector.kind) == target[:2] and (
+        selector.match_labels.items() <= obj.metadata.labels.items()
+    )
 
 
-def _objects_of(group: str, kind: str, resources: Resources) -> Mapping[Key, KubeObject]:
-    if (group, kind) == ("", "Service"):
+SERVICE = ("", "Service")
+BACKEND = ("gateway.kgateway.dev", "Backend")
+
+
+def objects_of(group: str, kind: str, resources: Resources) -> Mapping[Key, KubeObject]:
+    if (group, kind) == SERVICE:
         return resources.services
-    if (group, kind) == ("gateway.kgateway.dev", "Backend"):
+    if (group, kind) == BACKEND:
         return resources.backends
     return {}
 
 
-def _lookup(target: Target, resources: Resources) -> KubeObject | None:
-    return _objects_of(target.group, target.kind, resources).get((target.namespace, target.name))
+def lookup(target: Target, resources: Resources) -> KubeObject | None:
+    return objects_of(target.group, target.kind, resources).get((target.namespace, target.name))

@@ -2,43 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 from pydantic.alias_generators import to_camel
 
 from xdscp.model.backendconfigpolicy import BackendConfigPolicy
-from xdscp.model.resources import Key, Resources
+from xdscp.model.resources import Key
 from xdscp.status import Accepted, AncestorStatus, Attached, PolicyStatus
 from xdscp.translate.attachment import Attachment, Target
-from xdscp.translate.memo import Memo
 
 
-def policy_statuses(
-    resources: Resources,
-    attachments: Mapping[Target, Attachment],
-    targets_of: Mapping[Key, list[Target]],
-    warnings: Mapping[tuple[Target, Key], set[str]],
-    memo: Memo,
-) -> list[PolicyStatus]:
-    statuses = []
-    for key, policy in resources.policies.items():
-        targets = targets_of[key]
-        found = [attachments.get(t) for t in targets]
-        said = [warnings.get((t, key)) for t in targets]  # None unless something was ignored
-        inputs = (policy, *found, *said)
-        statuses.append(
-            memo.get(("status", key), inputs, _status, key, policy, targets, found, said)
-        )
-    return statuses
-
-
-def _status(
+def policy_status(
     key: Key,
     policy: BackendConfigPolicy,
-    targets: list[Target],
-    found: list[Attachment | None],
-    said: list[set[str] | None],
+    targets: Sequence[Target],
+    found: Sequence[Attachment | None],
+    said: Sequence[set[str] | None],
 ) -> PolicyStatus:
+    """`found`: each target's attachment (None: no such target); `said`: what of the policy
+    was ignored on each (None: nothing)."""
     ancestors = tuple(
         _ancestor(target, key, attachment, warnings or set())
         for target, attachment, warnings in zip(targets, found, said, strict=True)

@@ -18,10 +18,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from envoy.config.core.v3 import base_pb2
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2
+from immutables import Map
 
 from xdscp.model.resources import Key
 from xdscp.model.secret import CA_CRT, KEYS, TLS_CRT, TLS_KEY, TLS_TYPE, TYPES, Secret
-from xdscp.translate.memo import Memo
+from xdscp.translate.multimap import relink
 
 # kgateway's name for the system CA bundle: a static secret in Envoy's bootstrap.
 SYSTEM_CA_CERT = "SYSTEM_CA_CERT"
@@ -71,53 +72,185 @@ class Memory:
     """What one translation served, for the next: each Secret's last good contents, and the
     Secret each policy's tls last used with good contents (policy -> Secret)."""
 
-    materials: Mapping[Key, Material] = field(default_factory=dict)
-    used: Mapping[Key, Key] = field(default_factory=dict)
+    materials: Mapping[Key, Material] = field(default_factory=Map)
+    used: Mapping[Key, Key] = field(default_factory=Map)
 
 
 FIRST = Memory()  # before any translation: nothing served yet
 
 
-def resolve_all(
-    refs: Iterable[tuple[Key, Key]], secrets: Mapping[Key, Secret], last: Memory, memo: Memo
-) -> dict[Key, Resolved]:
-    """What each (policy, Secret it names) resolves to, by policy.
+@dataclass(frozen=True)
+class Ledger:
+    """Each tls policy's Secret as resolved, kept from one translation to the next; only the
+    policies whose Secret, reference or memory changed are resolved again (`update`)."""
 
-    A Secret that is missing or bad serves its last good contents. A policy that names a
-    Secret never seen good (a typo, one not made yet) keeps the Secret it used before, so
-    its clusters keep their last good TLS; with none before, they name the missing one and
-    Envoy waits for it, never sending plain text.
-    """
-    checked: dict[Key, Resolved] = {}
-
-    def secret(key: Key) -> Resolved:
-        if key not in checked:
-            found = secrets.get(key)
-            now = memo.get(("secret", key), (found,), resolve, key, found)
-            if now.problem is not None:
-                kept = last.materials.get(key)
-                now = memo.get(("kept", key), (now, kept), keep_last_good, now, kept)
-            checked[key] = now
-        return checked[key]
-
-    out = {}
-    for policy, key in sorted(set(refs)):
-        now, before = secret(key), last.used.get(policy)
-        if now.material is None and before is not None and before != key:
-            earlier = secret(before)
-            if earlier.material is not None:
-                now = memo.get(("instead", policy), (now, earlier), _keep_using, now, earlier)
-        out[policy] = now
-    return out
-
-
-def memory(resolved: Mapping[Key, Resolved]) -> Memory:
-    """What to hand the next translation."""
-    served = {p: r for p, r in resolved.items() if r.material is not None}
-    return Memory(
-        {r.key: r.material for r in served.values() if r.material is not None},
-        {p: r.key for p, r in served.items()},
+    memory: Memory = FIRST  # what the last translation served
+    refs: Map[Key, Key] = field(default_factory=Map)  # policy -> the Secret its winning tls names
+    resolved: Map[Key, Resolved] = field(default_factory=Map)  # policy -> what it is served
+    users: Map[Key, frozenset[Key]] = field(default_factory=Map)  # Secret -> the policies naming it
+    fallbacks: Map[Key, frozenset[Key]] = field(
+        default_factory=Map
+    )  # Secret -> the policies served it last
+    served: Map[Key, frozenset[Key]] = field(
+        default_factory=Map
+    )  # Secret -> the policies served it now
+    # Secret -> (object, as it is, last good contents, what it resolves to): one Resolved per
+    # Secret while these are the same, however many policies name it.
+    checked: Map[Key, tuple[Secret | None, Resolved, Material | None, Resolved]] = field(
+        default_factory=Map
     )
+    instead: Map[Key, tuple[Resolved, Resolved, Resolved]] = field(
+        default_factory=Map
+    )  # see _keep_using
+    # What changed in `memory` last time: the Secrets whose contents, the policies whose Secret.
+    stale: frozenset[Key] = frozenset()
+    moved: frozenset[Key] = frozenset()
+    # Whether a translation was made with it: the first makes `memory` anew, from what it serves.
+    begun: bool = False
+
+    @classmethod
+    def starting(cls, last: Memory) -> Ledger:
+        """Before the first translation, with what an earlier one served (`last`)."""
+        return cls(memory=Memory(Map(last.materials), Map(last.used)))
+
+    def update(
+        self,
+        refs: Mapping[Key, Key | None],
+        secrets: Mapping[Key, Secret],
+        changed: Iterable[Key],
+    ) -> tuple[Ledger, set[Key], frozenset[Key]]:
+        """The ledger after `refs` (policy -> the Secret its tls names now, None: none) and
+        the `changed` Secrets; with the policies whose resolution is another object and the
+        Secrets whose served contents changed.
+
+        A Secret that is missing or bad serves its last good contents. A policy that names a
+        Secret never seen good (a typo, one not made yet) keeps the Secret it used before, so
+        its clusters keep their last good TLS; with none before, they name the missing one
+        and Envoy waits for it, never sending plain text.
+        """
+        step = _LedgerStep(self, secrets)
+        dirty = set(refs) | self.moved
+        for key in {*changed, *self.stale}:
+            dirty |= self.users.get(key, frozenset()) | self.fallbacks.get(key, frozenset())
+        return step.run(refs, dirty)
+
+
+class _LedgerStep:
+    def __init__(self, ledger: Ledger, secrets: Mapping[Key, Secret]) -> None:
+        self.ledger, self.secrets, self.last = ledger, secrets, ledger.memory
+        self.checked = ledger.checked.mutate()
+        self.instead = ledger.instead.mutate()
+
+    def run(
+        self, refs: Mapping[Key, Key | None], dirty: set[Key]
+    ) -> tuple[Ledger, set[Key], frozenset[Key]]:
+        ledger = self.ledger
+        all_refs, users = ledger.refs.mutate(), ledger.users.mutate()
+        for policy, key in refs.items():
+            old = all_refs.get(policy)
+            if old == key:
+                continue
+            if old is not None:
+                relink(users, old, policy, False)
+            if key is None:
+                del all_refs[policy]
+            else:
+                all_refs[policy] = key
+                relink(users, key, policy, True)
+        resolved, served = ledger.resolved.mutate(), ledger.served.mutate()
+        materials, used = ledger.memory.materials, ledger.memory.used
+        assert isinstance(materials, Map) and isinstance(used, Map)
+        if not ledger.begun:
+            materials, used = Map[Key, Material](), Map[Key, Key]()
+        materials_now, used_now = materials.mutate(), used.mutate()
+        fallbacks = ledger.fallbacks.mutate()
+        touched: set[Key] = set()  # Secrets whose served policies changed
+        changed: set[Key] = set()
+        moved: set[Key] = set()
+        for policy in dirty:
+            key = all_refs.get(policy)
+            before = resolved.get(policy)
+            after = self._resolve(policy, key) if key is not None else None
+            if after is before:
+                continue
+            changed.add(policy)
+            if after is None:
+                del resolved[policy]
+                self.instead.pop(policy, None)
+            else:
+                resolved[policy] = after
+            was = before.key if before is not None and before.material is not None else None
+            material = after.material if after is not None else None
+            now = after.key if after is not None and material is not None else None
+            if was is not None:
+                relink(served, was, policy, False)
+                touched.add(was)
+            if now is not None and material is not None:
+                relink(served, now, policy, True)
+                materials_now[now] = material
+                touched.add(now)
+            if was != now:
+                moved.add(policy)
+                if was is not None:
+                    relink(fallbacks, was, policy, False)
+                    del used_now[policy]
+                if now is not None:
+                    relink(fallbacks, now, policy, True)
+                    used_now[policy] = now
+        for key in touched:
+            if key not in served:
+                materials_now.pop(key, None)
+        if not ledger.begun:
+            touched.update(self.last.materials)
+        stale = frozenset(
+            k for k in touched if materials_now.get(k) is not self.last.materials.get(k)
+        )
+        for key in touched | {k for p in dirty if (k := all_refs.get(p)) is not None}:
+            if key not in users and key not in fallbacks:
+                self.checked.pop(key, None)
+        return (
+            Ledger(
+                Memory(materials_now.finish(), used_now.finish()),
+                all_refs.finish(),
+                resolved.finish(),
+                users.finish(),
+                fallbacks.finish(),
+                served.finish(),
+                self.checked.finish(),
+                self.instead.finish(),
+                stale,
+                frozenset(moved),
+                begun=True,
+            ),
+            changed,
+            stale,
+        )
+
+    def _resolve(self, policy: Key, key: Key) -> Resolved:
+        now, before = self._secret(key), self.last.used.get(policy)
+        if now.material is None and before is not None and before != key:
+            earlier = self._secret(before)
+            if earlier.material is not None:
+                kept = self.instead.get(policy)
+                if kept is not None and kept[0] is now and kept[1] is earlier:
+                    return kept[2]
+                result = _keep_using(now, earlier)
+                self.instead[policy] = (now, earlier, result)
+                return result
+        return now
+
+    def _secret(self, key: Key) -> Resolved:
+        found, kept = self.secrets.get(key), self.last.materials.get(key)
+        entry = self.checked.get(key)
+        if entry is not None and entry[0] is found:
+            now = entry[1]
+            if now.problem is None or entry[2] is kept:
+                return entry[3]
+        else:
+            now = resolve(key, found)
+        result = now if now.problem is None else keep_last_good(now, kept)
+        self.checked[key] = (found, now, kept, result)
+        return result
 
 
 def _keep_using(now: Resolved, earlier: Resolved) -> Resolved:

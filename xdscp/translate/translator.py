@@ -1,0 +1,454 @@
+"""A translator kept from one view to the next: per change, work in proportion to the change.
+
+It keeps indexes (policy -> targets and back, Service -> EndpointSlices, target -> what it
+translated to, tls policy -> its Secret) and the last output in persistent maps, so one
+changed object re-translates only what depends on it, and the translation says what differs
+from the one before (`Translation.changed`). The output is the same as a translation afresh
+of the same view (tests/property prove it). A translation that raises leaves the translator
+as it was: the next one starts from the last that succeeded.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from google.protobuf.message import Message
+from immutables import Map
+
+from xdscp.groups import UNNAMED, gateway_key
+from xdscp.model.backendconfigpolicy import Backend, BackendConfigPolicy
+from xdscp.model.problems import Problem
+from xdscp.model.resources import Key, ObjectKey, Resources
+from xdscp.model.service import Service
+from xdscp.resourcetypes import CLUSTER, ENDPOINT, LISTENER, REGISTRY, ROUTE, SECRET
+from xdscp.status import FieldOrigin, PolicyStatus
+from xdscp.translate.attachment import BACKEND, SERVICE, Attachment, Target, lookup, merge
+from xdscp.translate.classes import Sorted, sort_gateways
+from xdscp.translate.endpoints import NO_NODES, Topology
+from xdscp.translate.listeners import GatewayOutput, GatewayParts, translate_gateways
+from xdscp.translate.localcluster import local_assignment
+from xdscp.translate.memo import same_objects
+from xdscp.translate.multimap import relink
+from xdscp.translate.names import LOCAL_CLUSTER
+from xdscp.translate.outputs import TargetOutput, backend_output, secret_ref, service_output
+from xdscp.translate.policyindex import PolicyIndex
+from xdscp.translate.report import policy_status
+from xdscp.translate.secrets import FIRST, Ledger, Memory, ca_name, certificate_name, sds_secrets
+from xdscp.translate.translation import DEFAULTS, Options, Selection, Translation
+
+# Unique across translators, so a snapshot built from one translator's output is never taken
+# for the base of another's.
+_serials = itertools.count(1)
+# The kinds a Gateway's translation reads beside the Services and Backends its routes name.
+_GATEWAY_KINDS = frozenset({"GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant"})
+
+
+# What a target was translated from (the objects its policies give, those its endpoints are
+# made of), and what to.
+_Output = tuple[tuple[object, ...], tuple[object, ...], TargetOutput]
+
+
+@dataclass(frozen=True)
+class _Gateways:
+    """The Gateways' translation, made again only when something it reads changed."""
+
+    served: Sorted
+    output: GatewayOutput
+    referenced: frozenset[ObjectKey]  # the Services and Backends routes name
+
+
+@dataclass(frozen=True)
+class _State:
+    serial: int = 0
+    resources: Resources = field(default_factory=Resources)
+    index: PolicyIndex = field(default_factory=PolicyIndex)
+    slices_of: Map[Key, frozenset[Key]] = field(
+        default_factory=Map
+    )  # Service -> its EndpointSlices
+    # Target -> (the policies merged, oldest first by key, and their attachment).
+    attachments: Map[Target, tuple[tuple[BackendConfigPolicy, ...], Attachment]] = field(
+        default_factory=Map
+    )
+    tls: Map[Key, frozenset[Target]] = field(
+        default_factory=Map
+    )  # policy -> where its tls (with a Secret) wins
+    ledger: Ledger = field(default_factory=Ledger)
+    # Target -> (what it was translated from, what to).
+    outputs: Map[Target, _Output] = field(default_factory=Map)
+    tables: dict[str, Map[str, Message]] = field(
+        default_factory=lambda: {t.url: Map() for t in REGISTRY}
+    )
+    sds_names: Map[str, tuple[str, ...]] = field(
+        default_factory=Map
+    )  # cluster -> the SDS secrets it names
+    statuses: Map[Key, PolicyStatus] = field(default_factory=Map)
+    topology: Topology = NO_NODES
+    gateways: _Gateways | None = None
+    local: tuple[Problem, ...] = ()  # the local cluster's problems
+    groups: dict[str, Selection] = field(default_factory=dict)
+
+
+class Translator:
+    def __init__(self, options: Options = DEFAULTS, last: Memory = FIRST) -> None:
+        """`last`: what Secrets an earlier translation served (its `secret_memory`): what a
+        Secret that went missing or bad, or a policy that names one never good, keeps."""
+        self.options = options
+        self._state = _State(ledger=Ledger.starting(last))
+
+    def translate(self, resources: Resources) -> Translation:
+        translation, state = _Step(self._state, resources, self.options).run()
+        self._state = state  # only once all went well
+        return translation
+
+
+def translate(
+    resources: Resources, options: Options = DEFAULTS, last: Memory = FIRST
+) -> Translation:
+    """A translation afresh, without history but `last` (see Translator)."""
+    return Translator(options, last).translate(resources)
+
+
+class _Step:
+    """One translation: the state before, the view after, and the maps being updated."""
+
+    def __init__(self, state: _State, resources: Resources, options: Options) -> None:
+        self.state, self.new, self.old, self.options = state, resources, state.resources, options
+        self.tables = {url: table.mutate() for url, table in state.tables.items()}
+        self.changed: dict[str, set[str]] = {url: set() for url in state.tables}
+        self.attachments = state.attachments.mutate()
+        self.tls = state.tls.mutate()
+        self.outputs = state.outputs.mutate()
+        self.sds_names = state.sds_names.mutate()
+        self.sds_changed: set[str] = set()  # clusters whose SDS names changed
+        self.dirty_outputs: set[Target] = set()
+        self.dirty_statuses: set[Key] = set()
+
+    def run(self) -> tuple[Translation, _State]:
+        state, new = self.state, self.new
+        changes = new.changes_since(self.old)
+        by_kind: dict[str, list[Key]] = defaultdict(list)
+        for kind, namespace, name in changes:
+            by_kind[kind].append((namespace, name))
+        index, touched = state.index.update(new, self.old, changes)
+        self.index = index
+        self.dirty_statuses |= touched.policies
+        self.dirty_outputs |= touched.targets  # added, changed or removed
+        slices_of, sliced = self._slices(by_kind["EndpointSlice"])
+        topology = state.topology
+        if by_kind["Node"] or state.serial == 0:
+            topology = Topology(new.nodes)
+            sliced.update(new.services)  # where every endpoint runs may have changed
+        self.topology, self.slices_of = topology, slices_of
+        self.dirty_outputs.update(Target(*SERVICE, *key) for key in sliced)
+        refs = self._attach(touched.targets)
+        ledger, resolved, stale = state.ledger.update(refs, new.secrets, by_kind["Secret"])
+        self.ledger = ledger
+        for policy in resolved:
+            self.dirty_outputs.update(self.tls.get(policy, ()))
+        # The first translation serves every Secret remembered; later ones what changed.
+        self._sds(ledger.memory.materials.keys() if state.serial == 0 else stale)
+        for target in self.dirty_outputs:
+            self._output(target)
+        statuses, changed_statuses = self._statuses()
+        gateways = self._gateways(changes, by_kind)
+        local = self._local(sliced, bool(by_kind["Node"]))
+        groups = self._groups(gateways)
+        serial = next(_serials)
+        first = state.serial == 0
+        tables = {url: table.finish() for url, table in self.tables.items()}
+        outputs = self.outputs.finish()
+        translation = Translation(
+            resources=tables,
+            secret_memory=ledger.memory,
+            statuses=statuses,
+            problems=[*gateways.served.problems, *gateways.output.problems, *local],
+            gateway_statuses=gateways.output.gateway_statuses,
+            route_statuses=gateways.output.route_statuses,
+            class_statuses=gateways.served.classes,
+            groups=groups,
+            serial=serial,
+            base=None if first else state.serial,
+            changed=None if first else {u: frozenset(n) for u, n in self.changed.items()},
+            changed_statuses=None if first else changed_statuses,
+            provenance=_provenance(new, outputs),
+        )
+        after = _State(
+            serial,
+            new,
+            index,
+            slices_of,
+            self.attachments.finish(),
+            self.tls.finish(),
+            ledger,
+            outputs,
+            tables,
+            self.sds_names.finish(),
+            statuses,
+            topology,
+            gateways,
+            local,
+            groups,
+        )
+        return translation, after
+
+    def _slices(self, changed: list[Key]) -> tuple[Map[Key, frozenset[Key]], set[Key]]:
+        """Service -> its EndpointSlices after `changed`, and the Services whose slices
+        changed (a slice names its Service by label, which may change too)."""
+        services: set[Key] = set()
+        slices_of = self.state.slices_of.mutate()
+        for key in changed:
+            for table, linked in ((self.old, False), (self.new, True)):
+                found = table.endpoint_slices.get(key)
+                if found is None or not found.service_name:
+                    continue
+                service = (key[0], found.service_name)
+                services.add(service)
+                relink(slices_of, service, key, linked)
+        return slices_of.finish(), services
+
+    def _attach(self, targets: Iterable[Target]) -> dict[Key, Key | None]:
+        """Merge again what the policies on `targets` give; returns the tls policies whose
+        Secret (or whether they win anywhere) changed: policy -> its Secret now, or None."""
+        affected: set[Key] = set()
+        for target in targets:
+            keys = self.index.policies_on.get(target) if lookup(target, self.new) else None
+            entry = self.attachments.get(target)
+            attachment: Attachment | None = None
+            if keys:
+                policies = tuple(self.new.policies[k] for k in sorted(keys))
+                if entry is not None and same_objects(entry[0], policies):
+                    continue
+                attachment = merge(target, policies)
+                self.attachments[target] = (policies, attachment)
+            elif entry is None:
+                continue
+            else:
+                del self.attachments[target]
+            self.dirty_outputs.add(target)
+            self.dirty_statuses.update(self.index.policies_on.get(target, ()))
+            was, now = secret_ref(entry[1] if entry else None), secret_ref(attachment)
+            if was != now:
+                for ref, linked in ((was, False), (now, True)):
+                    if ref is not None:
+                        affected.add(ref[0])
+                        relink(self.tls, ref[0], target, linked)
+        refs: dict[Key, Key | None] = {}
+        for policy in affected:
+            tls = self.new.policies[policy].spec.tls if self.tls.get(policy) else None
+            secret = tls.secret_ref if tls is not None else None
+            refs[policy] = (policy[0], secret.name) if secret is not None else None
+        return refs
+
+    def _sds(self, stale: Iterable[Key]) -> None:
+        """The SDS resources of each Secret whose served contents changed."""
+        materials = self.ledger.memory.materials
+        for key in stale:
+            for name in (certificate_name(key), ca_name(key)):
+                self._set(SECRET, name, None)
+            material = materials.get(key)
+            if material is not None:
+                for name, secret in sds_secrets(key, material).items():
+                    self._set(SECRET, name, secret)
+
+    def _output(self, target: Target) -> None:
+        """Translate the target again if anything it is made from is another object."""
+        obj = lookup(target, self.new)
+        entry = self.outputs.get(target)
+        result: TargetOutput | None = None
+        if obj is not None:
+            found = self.attachments.get(target)
+            attachment = found[1] if found is not None else None
+            ref = secret_ref(attachment)
+            used = {ref[0]: self.ledger.resolved[ref[0]]} if ref is not None else {}
+            inputs = (obj, attachment, *used.values())
+            if isinstance(obj, Service):
+                slices = tuple(
+                    self.new.endpoint_slices[k] for k in sorted(self.slices_of.get(obj.key, ()))
+                )
+                endpoints = (obj, self.topology, *slices)
+                if entry is not None and same_objects(entry[1], endpoints):
+                    if same_objects(entry[0], inputs):
+                        return
+                    kept = entry[2].load_assignments  # only the policies changed
+                    result = service_output(obj, attachment, slices, self.topology, used, kept)
+                else:
+                    result = service_output(obj, attachment, slices, self.topology, used)
+            else:
+                assert isinstance(obj, Backend)
+                endpoints = ()
+                if entry is not None and same_objects(entry[0], inputs):
+                    return
+                result = backend_output(obj, attachment, used)
+            self.outputs[target] = (inputs, endpoints, result)
+        elif entry is None:
+            return
+        else:
+            del self.outputs[target]
+        before = entry[2] if entry is not None else TargetOutput()
+        after = result if result is not None else TargetOutput()
+        self._replace(CLUSTER, before.clusters, after.clusters, lambda c: c.name)
+        self._replace(
+            ENDPOINT, before.load_assignments, after.load_assignments, lambda a: a.cluster_name
+        )
+        for cluster in before.clusters:
+            self.sds_names.pop(cluster.name, None)
+        for cluster in after.clusters:
+            if after.sds_names:
+                self.sds_names[cluster.name] = after.sds_names
+        if before.sds_names != after.sds_names:
+            self.sds_changed.update(c.name for c in (*before.clusters, *after.clusters))
+        if before.warnings != after.warnings:
+            self.dirty_statuses.update(self.index.policies_on.get(target, ()))
+
+    def _replace(
+        self, url: str, before: list[Message], after: list[Message], name: Callable[..., str]
+    ) -> None:
+        gone = {name(m) for m in before} - {name(m) for m in after}
+        for each in gone:
+            self._set(url, each, None)
+        for message in after:
+            self._set(url, name(message), message)
+
+    def _set(self, url: str, name: str, message: Message | None) -> None:
+        table = self.tables[url]
+        if table.get(name) is message:
+            return
+        if message is None:
+            del table[name]
+        else:
+            table[name] = message
+        self.changed[url].add(name)
+
+    def _statuses(self) -> tuple[Map[Key, PolicyStatus], frozenset[Key]]:
+        changed: set[Key] = set()
+        statuses = self.state.statuses.mutate()
+        for key in self.dirty_statuses:
+            policy = self.new.policies.get(key)
+            before = statuses.get(key)
+            if policy is None:
+                if before is not None:
+                    del statuses[key]
+                    changed.add(key)
+                continue
+            targets = self.index.targets_of[key]
+            found = [self._attachment(t) for t in targets]
+            said = [self._warnings(t, key) for t in targets]
+            status = policy_status(key, policy, targets, found, said)
+            if status != before:
+                statuses[key] = status
+                changed.add(key)
+        return statuses.finish(), frozenset(changed)
+
+    def _attachment(self, target: Target) -> Attachment | None:
+        found = self.attachments.get(target)
+        return found[1] if found is not None else None
+
+    def _warnings(self, target: Target, policy: Key) -> set[str] | None:
+        found = self.outputs.get(target)
+        return found[2].warnings.get(policy) if found is not None else None
+
+    def _gateways(self, changes: frozenset[ObjectKey], by_kind: dict[str, list[Key]]) -> _Gateways:
+        """The Gateways' listeners and routes, made again only when what they read changed."""
+        kept = self.state.gateways
+        if (
+            kept is not None
+            and not any(by_kind[kind] for kind in _GATEWAY_KINDS)
+            and kept.referenced.isdisjoint(changes)
+        ):
+            return kept
+        new, options = self.new, self.options
+        served = sort_gateways(new, options.controller, options.undeclared_classes)
+        output = translate_gateways(served.ours, options.listener_address, served.foreign)
+        # In key order, whatever order the view's tables have (a view made by replacing adds
+        # new objects last).
+        output.gateway_statuses.sort(key=lambda s: (s.namespace, s.name))
+        output.route_statuses.sort(key=lambda s: (s.namespace, s.name))
+        for url, messages in ((LISTENER, output.listeners), (ROUTE, output.routes)):
+            old = kept.output.listeners if kept and url == LISTENER else {}
+            old = kept.output.routes if kept and url == ROUTE else old
+            for name in old.keys() - messages.keys():
+                self._set(url, name, None)
+            for name, message in messages.items():
+                same = old.get(name)
+                if same is not None and same == message:
+                    messages[name] = same  # unchanged: the very same object
+                self._set(url, name, messages[name])
+        referenced = frozenset(
+            (ref.kind, ref.namespace or route.metadata.namespace, ref.name)
+            for route in new.http_routes.values()
+            for rule in route.spec.rules
+            for ref in rule.backend_refs
+        )
+        return _Gateways(served, output, referenced)
+
+    def _local(self, sliced: set[Key], moved: bool) -> tuple[Problem, ...]:
+        """The local cluster, made again when its slices or the Nodes (`moved`) changed."""
+        proxies = self.options.local_cluster
+        if proxies is None:
+            return ()
+        if self.state.serial != 0 and proxies not in sliced and not moved:
+            return self.state.local
+        slices = tuple(self.new.endpoint_slices[k] for k in sorted(self.slices_of.get(proxies, ())))
+        local, problems = local_assignment(proxies, slices, self.topology)
+        before = self.tables[ENDPOINT].get(local.cluster_name)
+        self._set(ENDPOINT, local.cluster_name, before if before == local else local)
+        return tuple(problems)
+
+    def _groups(self, gateways: _Gateways) -> dict[str, Selection]:
+        """Each Gateway's group gets its own listeners and routes (named alike) and the
+        clusters they route to, with their endpoints (and the local cluster's) and the secrets
+        they name. The unnamed group (an Envoy naming no Gateway) gets every cluster and
+        secret, and the listeners of the only Gateway when there is exactly one.
+
+        Made again only when the Gateways were, or a routed cluster's secrets changed; a group
+        whose selection is as before keeps the very same one."""
+        before = self.state.groups
+        parts = gateways.output.parts
+        if (
+            before
+            and gateways is self.state.gateways
+            and not any(self.sds_changed & p.clusters for p in parts.values())
+        ):
+            return before
+        local = self.options.local_cluster is not None
+        shared = frozenset({LOCAL_CLUSTER}) if local else frozenset()
+        groups = {gateway_key(*key): self._group(part, shared) for key, part in parts.items()}
+        only = frozenset(next(iter(parts.values())).listeners) if len(parts) == 1 else frozenset()
+        groups[UNNAMED] = {SECRET: None, CLUSTER: None, ENDPOINT: None, LISTENER: only, ROUTE: only}
+        return {key: _kept(before.get(key), selection) for key, selection in groups.items()}
+
+    def _group(self, part: GatewayParts, shared: frozenset[str]) -> Selection:
+        listeners, clusters = frozenset(part.listeners), frozenset(part.clusters)
+        return {
+            SECRET: frozenset(n for c in clusters for n in self.sds_names.get(c, ())),
+            CLUSTER: clusters,
+            ENDPOINT: clusters | shared,
+            LISTENER: listeners,
+            ROUTE: listeners,
+        }
+
+
+def _kept(before: Selection | None, now: Selection) -> Selection:
+    """`now`, with the names of each type that did not change the very same set as before."""
+    if before is None:
+        return now
+    kept = {url: before[url] if before.get(url) == names else names for url, names in now.items()}
+    return before if all(kept[url] is before.get(url) for url in kept) else kept
+
+
+def _provenance(
+    resources: Resources, outputs: Map[Target, _Output]
+) -> Callable[[], list[FieldOrigin]]:
+    def origins() -> list[FieldOrigin]:
+        found = []
+        for kind, table in ((SERVICE, resources.services), (BACKEND, resources.backends)):
+            for key in table:
+                entry = outputs.get(Target(*kind, *key))
+                if entry is not None:
+                    found.extend(entry[2].origins)
+        return found
+
+    return origins
