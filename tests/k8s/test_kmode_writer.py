@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -14,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from xdscp.model.resources import Key
 from xdscp.served import Findings
 from xdscp.sources.kubernetes.api import ApiError
-from xdscp.sources.kubernetes.kinds import Resource
+from xdscp.sources.kubernetes.kinds import POLICIES, Resource
 from xdscp.sources.kubernetes.writer import StatusWriter
 from xdscp.status import Accepted, AncestorStatus, Attached, PolicyStatus
 
@@ -32,10 +33,8 @@ def policy(i: int) -> dict[str, Any]:
     }
 
 
-def found(i: int) -> PolicyStatus:
-    target = AncestorStatus(
-        "", "Service", "ns", f"s{i}", Accepted.VALID, "ok", Attached.ATTACHED, "ok"
-    )
+def found(i: int, accepted: Accepted = Accepted.VALID) -> PolicyStatus:
+    target = AncestorStatus("", "Service", "ns", f"s{i}", accepted, "ok", Attached.ATTACHED, "ok")
     return PolicyStatus("ns", f"p{i}", 1, (target,))
 
 
@@ -177,3 +176,97 @@ def test_a_pass_cut_short_by_a_lapse_of_leadership_resumes_by_itself() -> None:
 
     asyncio.run(run())
     assert sorted(server.patches) == sorted(f"p{i}" for i in range(POLICY_COUNT))
+
+
+class Looked(dict[Key, dict[str, Any]]):
+    """The objects as served, noting each one a pass looks at."""
+
+    looked: set[Key]
+
+    def get(self, key: Key, default: Any = None) -> Any:
+        self.looked.add(key)
+        return super().get(key, default)
+
+
+async def until(done: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not done():
+        assert time.monotonic() < deadline, "not done in 10 s"
+        await asyncio.sleep(0.02)
+
+
+def test_a_pass_looks_only_at_objects_whose_findings_changed_or_that_were_stored_anew() -> None:
+    """10,000 policies: a change of one must not cost a look at each. What changed adds up
+    over the updates published between two passes; a status someone else wrote (stored anew,
+    as the watch tells) is written back."""
+    server, registry = FakeServer(throttle=0), CollectorRegistry()
+    served = Looked({k: dict(v) for k, v in server.objects.items()})
+    served.looked = set()
+    writer = StatusWriter(
+        server, lambda r: served, server.stored, lambda: True, registry, concurrency=CONCURRENCY
+    )
+    statuses = every_found()
+
+    def stored_anew(*keys: Key) -> None:  # as the store tells the writer of a watch event
+        for key in keys:
+            writer.recheck(POLICIES, (key,))
+        writer.poke()
+
+    async def run() -> None:
+        task = asyncio.create_task(writer.run())
+        try:
+            writer.publish(Findings(policies=statuses))
+            await until(lambda: len(server.patches) == POLICY_COUNT)
+            stored_anew(*statuses)  # our writes, back through the watch: nothing to say
+            await until(lambda: len(served.looked) == POLICY_COUNT)
+            await asyncio.sleep(0.2)
+            served.looked.clear()
+
+            for i in (3, 5):  # two updates before the writer's next pass
+                key = ("ns", f"p{i}")
+                statuses[key] = found(i, Accepted.TARGET_NOT_FOUND)
+                writer.publish(Findings(policies=dict(statuses), changed_policies=frozenset([key])))
+            await until(lambda: len(server.patches) == POLICY_COUNT + 2)
+            assert sorted(server.patches[POLICY_COUNT:]) == ["p3", "p5"]
+
+            with server.lock:  # someone else's status
+                server.objects[("ns", "p7")]["status"] = {"ancestors": []}
+            stored_anew(("ns", "p7"))
+            await until(lambda: len(server.patches) == POLICY_COUNT + 3)
+            assert server.patches[-1] == "p7"
+            await asyncio.sleep(0.2)
+            assert served.looked == {("ns", "p3"), ("ns", "p5"), ("ns", "p7")}
+        finally:
+            task.cancel()
+
+    asyncio.run(run())
+
+
+def test_a_new_leader_looks_at_every_object_once() -> None:
+    server, registry = FakeServer(throttle=0), CollectorRegistry()
+    served = {k: dict(v) for k, v in server.objects.items()}
+    leading = [True]
+    writer = StatusWriter(
+        server, lambda r: served, server.stored, lambda: leading[0], registry, CONCURRENCY
+    )
+
+    async def run() -> None:
+        task = asyncio.create_task(writer.run())
+        try:
+            writer.publish(Findings(policies=every_found()))
+            await until(lambda: len(server.patches) == POLICY_COUNT)
+            leading[0] = False
+            writer.poke()
+            await asyncio.sleep(0.2)
+            with server.lock:  # what another leader wrote meanwhile (its own idea of them)
+                for i in (1, 2):
+                    server.objects[("ns", f"p{i}")]["status"] = {"ancestors": []}
+            leading[0] = True
+            writer.poke()  # as the elector does when leadership comes back
+            await until(lambda: len(server.patches) == POLICY_COUNT + 2)
+            await asyncio.sleep(0.2)
+            assert sorted(server.patches[POLICY_COUNT:]) == ["p1", "p2"]
+        finally:
+            task.cancel()
+
+    asyncio.run(run())

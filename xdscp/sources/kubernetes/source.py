@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from xdscp.model.resources import Key
 from xdscp.sources import Update
@@ -33,7 +33,7 @@ class KubernetesSource:
         self._scopes = watch_scopes(settings.namespaces)
         self.store = Store(self._scopes)
         # The objects whose status xdscp writes, as in the last Update handed out.
-        self.served: dict[Resource, dict[Key, JSON]] = {}
+        self.served: dict[Resource, Mapping[Key, JSON]] = {}
         self._stop = threading.Event()
 
     async def updates(self, debounce_ms: int = 10) -> AsyncIterator[Update]:

@@ -44,6 +44,7 @@ class StatusSink:
         )
         self._elector = LeaderElector(api, source.lease, self._leadership)
         source.store.on_status = self._writer.poke
+        source.store.on_stored = lambda resource, key: self._writer.recheck(resource, (key,))
 
     @property
     def leading(self) -> bool:

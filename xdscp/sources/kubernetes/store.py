@@ -11,9 +11,11 @@ what changed, costs what changed, not every object held.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+
+import immutables
 
 from xdscp.model.base import KubeObject
 from xdscp.model.load import Document, load
@@ -53,8 +55,15 @@ class Store:
         # (None: to be gathered again).
         self._problems: dict[ObjectKey, tuple[Problem, ...]] = {}
         self._gathered: tuple[Problem, ...] | None = None
+        # The objects of each kind whose status xdscp writes, as last stored: persistent, so
+        # the map as it stood when an Update was handed out stays as it was, at no copy.
+        self._stored: dict[Resource, immutables.Map[Key, JSON]] = {
+            resource: immutables.Map() for resource in WITH_STATUS
+        }
         self.changed = asyncio.Event()  # the configuration changed: a new Update is due
         self.on_status: Callable[[], None] = lambda: None  # only some status changed
+        # One of those objects was stored anew (its status, its spec, or it is gone).
+        self.on_stored: Callable[[Resource, Key], None] = lambda resource, key: None
 
     @property
     def synced(self) -> bool:
@@ -71,6 +80,7 @@ class Store:
                 key = _key(body)
                 if self._entries[scope].pop(key, None) is not None:
                     self._touch(scope, key, ())
+                    self._store(scope.resource, {}, [key])
                     self.changed.set()
             case Unavailable(scope, message):
                 if self._unavailable.get(scope) != message:
@@ -115,14 +125,9 @@ class Store:
             self._view = self._view.replacing(objects, removed)
         return self._view
 
-    def objects(self, resource: Resource) -> dict[Key, JSON]:
-        """Every object of a kind as last stored, valid or not."""
-        return {
-            key[1:]: entry.body
-            for scope, entries in self._entries.items()
-            if scope.resource == resource
-            for key, entry in entries.items()
-        }
+    def objects(self, resource: Resource) -> Mapping[Key, JSON]:
+        """Every object of a kind whose status xdscp writes, as last stored, valid or not."""
+        return self._stored[resource]
 
     def _replace(self, scope: Scope, objects: Iterable[JSON]) -> None:
         old = self._entries[scope]
@@ -132,30 +137,58 @@ class Store:
             self._gathered = None
         config_changed = was_unavailable or scope not in self._listed
         status_changed = False
+        stored: dict[ObjectKey, JSON] = {}
         for body in objects:
             key = _key(body)
-            new[key], changed = _entry(key, body, old.get(key))
+            prior = old.get(key)
+            new[key], changed = _entry(key, body, prior)
             if changed:
                 self._touch(scope, key, new[key].problems)
+            if prior is None or new[key].body is not prior.body:
+                stored[key] = body
+                status_changed |= not changed
             config_changed |= changed
-            status_changed |= (
-                not changed and old[key].body != body and scope.resource in WITH_STATUS
-            )
-        for key in old.keys() - new.keys():
+        gone = old.keys() - new.keys()
+        for key in gone:
             self._touch(scope, key, ())
             config_changed = True
         self._entries[scope] = new  # one swap: the view never holds half a list
+        status_changed &= self._store(scope.resource, stored, gone)
         self._listed.add(scope)
         self._notify(config_changed, status_changed)
 
     def _put(self, scope: Scope, body: JSON) -> None:
         key = _key(body)
-        entry, changed = _entry(key, body, self._entries[scope].get(key))
+        prior = self._entries[scope].get(key)
+        entry, changed = _entry(key, body, prior)
         self._entries[scope][key] = entry
         if changed:
             self._touch(scope, key, entry.problems)
-        # Only the status xdscp writes is its to keep true: a Node's heartbeat is nothing to us.
-        self._notify(changed, not changed and scope.resource in WITH_STATUS)
+        if prior is None or entry.body is not prior.body:
+            stored = self._store(scope.resource, {key: body}, ())
+        else:
+            stored = False
+        self._notify(changed, not changed and stored)
+
+    def _store(
+        self, resource: Resource, bodies: Mapping[ObjectKey, JSON], gone: Collection[ObjectKey]
+    ) -> bool:
+        """Whether the kind is one whose status xdscp writes (then the bodies are kept, and
+        told): only that status is xdscp's to keep true; a Node's heartbeat is nothing to us."""
+        table = self._stored.get(resource)
+        if table is None:
+            return False
+        if not bodies and not gone:
+            return True
+        with table.mutate() as changing:
+            for key, body in bodies.items():
+                changing[key[1:]] = body
+            for key in gone:
+                changing.pop(key[1:], None)
+            self._stored[resource] = changing.finish()
+        for key in (*bodies, *gone):
+            self.on_stored(resource, key[1:])
+        return True
 
     def _touch(self, scope: Scope, key: ObjectKey, problems: tuple[Problem, ...]) -> None:
         """The object's configuration changed (or it is gone: no problems)."""

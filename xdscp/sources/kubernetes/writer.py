@@ -2,7 +2,11 @@
 Gateway's conditions and listeners, each HTTPRoute's parents.
 
 Only the leader writes, and only a difference: what an object's status should say is compared
-with what the stored object says, so a reconcile that finds nothing new sends nothing. A write
+with what the stored object says, so a reconcile that finds nothing new sends nothing. A pass
+looks only at the objects that may have something new to say since the last one: those whose
+findings changed (the findings of every update add up between passes) or which were stored anew
+(a status someone else wrote, a new spec, our own write coming back); a new leader looks at
+every object once. A write
 carries the resourceVersion it was computed from; if the object moved on meanwhile the server
 answers 409 and the watch brings the newer version, which starts another pass. Up to
 CONCURRENCY writes are in flight at once; a 429 (API Priority and Fairness turning requests
@@ -16,14 +20,14 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter
 
-from xdscp.gatewaystatus import CONTROLLER
+from xdscp.gatewaystatus import CONTROLLER, ClassStatus, GatewayStatus, RouteStatus
 from xdscp.model.problems import Problem
 from xdscp.model.resources import Key
 from xdscp.served import Findings
@@ -88,7 +92,12 @@ class StatusWriter:
         self.controller = controller
         self.findings = Findings()  # about the view `served` gives
         self._leading = leading
+        self._led = False  # at the last pass
         self._due = asyncio.Event()
+        # The objects of each kind the next pass looks at (None: every one).
+        self._pending: dict[Resource, set[Key] | None] = {r: None for r in WITH_STATUS}
+        # The findings by object, as the pass reads them, and the problems of each object.
+        self._statuses = _Statuses()
         # The resourceVersion each write was based on: while the store still shows it, our
         # write has not come back through the watch yet, and comparing would see old status.
         self._written: dict[str, dict[Key, str]] = defaultdict(dict)
@@ -103,8 +112,21 @@ class StatusWriter:
                 self.writes.labels(resource.kind, result)
 
     def publish(self, findings: Findings) -> None:
+        for resource, keys in self._statuses.update(findings):
+            self.recheck(resource, keys)
         self.findings = findings
         self.poke()
+
+    def recheck(self, resource: Resource, keys: Iterable[Key] | None) -> None:
+        """These objects of a kind (None: every one) may have something new to say: the next
+        pass looks at them."""
+        pending = self._pending.get(resource, set())
+        if pending is None:
+            return
+        if keys is None:
+            self._pending[resource] = None
+        else:
+            pending.update(keys)
 
     def poke(self) -> None:
         """Something changed: reconcile soon (many pokes make one pass)."""
@@ -122,50 +144,48 @@ class StatusWriter:
             else:
                 await self._due.wait()
             self._due.clear()
-            unfinished = not (self._leading() and await self._reconcile())
+            leading = self._leading()
+            if leading and not self._led:  # a new leader: whatever the last one left
+                self._pending = {r: None for r in WITH_STATUS}
+            self._led = leading
+            unfinished = not (leading and await self._reconcile())
 
     async def _reconcile(self) -> bool:
-        """False when the pass was cut short."""
+        """False when the pass was cut short (what it was to look at is looked at again)."""
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for resource, desired in self._kinds():
-            if not await self._reconcile_kind(resource, desired, now):
+            keys, self._pending[resource] = self._pending[resource], set()
+            if not await self._reconcile_kind(resource, desired, now, keys):
+                self.recheck(resource, keys)
                 return False
         return True
 
     def _kinds(self) -> list[tuple[Resource, Desired]]:
-        findings = self.findings
-        problems: dict[tuple[str, Key], list[Problem]] = defaultdict(list)
-        for problem in findings.problems:
-            if problem.source == SOURCE:
-                problems[(problem.kind, (problem.namespace, problem.name))].append(problem)
-        policies = findings.policies
-        gateways = {(s.namespace, s.name): s for s in findings.gateways}
-        routes = {(s.namespace, s.name): s for s in findings.routes}
-        classes = {("", s.name): s for s in findings.classes}
-        controller = self.controller
+        statuses, controller = self._statuses, self.controller
+        problems, policies = statuses.problems, self.findings.policies
 
         def policy(key: Key, served: JSON, current: JSON, now: str) -> JSON | None:
             before = (current.get("status") or {}).get("ancestors") or []
-            found = problems.get((POLICIES.kind, key), [])
+            found = problems.get((POLICIES.kind, key), ())
             after = ancestors(served, policies.get(key), found, before, now, controller)
             return None if after is None else {"ancestors": after}
 
         def gateway(key: Key, served: JSON, current: JSON, now: str) -> JSON | None:
-            found = gateways.get(key)
+            found = statuses.gateways.get(key)
             return (
                 None if found is None else gateway_status(found, current.get("status") or {}, now)
             )
 
         def route(key: Key, served: JSON, current: JSON, now: str) -> JSON | None:
             invalid = problems.get((HTTPROUTES.kind, key))
-            found = invalid_route(served, invalid) if invalid else routes.get(key)
+            found = invalid_route(served, invalid) if invalid else statuses.routes.get(key)
             if found is None:
                 return None
             before = (current.get("status") or {}).get("parents") or []
             return {"parents": route_parents(found, before, now, controller)}
 
         def gateway_class(key: Key, served: JSON, current: JSON, now: str) -> JSON | None:
-            found = classes.get(key)  # another controller's class: never touched
+            found = statuses.classes.get(key)  # another controller's class: never touched
             return None if found is None else class_status(found, current.get("status") or {}, now)
 
         return [
@@ -175,22 +195,29 @@ class StatusWriter:
             (HTTPROUTES, route),
         ]
 
-    async def _reconcile_kind(self, resource: Resource, desired: Desired, now: str) -> bool:
-        """False when the pass should stop (the server is unwell, or leadership is gone)."""
-        stored = self._stored(resource)
-        written = self._written[resource.kind] = {
-            k: v for k, v in self._written[resource.kind].items() if k in stored
-        }
+    async def _reconcile_kind(
+        self, resource: Resource, desired: Desired, now: str, keys: set[Key] | None
+    ) -> bool:
+        """Looks at the objects `keys` names (None: every one); False when the pass should
+        stop (the server is unwell, or leadership is gone)."""
+        stored, served_now = self._stored(resource), self._served(resource)
+        written = self._written[resource.kind]
         due: list[tuple[Key, str, JSON]] = []
-        for n, (key, served) in enumerate(sorted(self._served(resource).items())):
+        for n, key in enumerate(sorted(served_now if keys is None else keys)):
             if n % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # 10,000 comparisons must not hold up the Lease, xDS
-            current = stored.get(key)
-            if current is None or _generation(current) != _generation(served):
-                continue  # deleted, or a newer spec is on its way through the pipeline
+            current, served = stored.get(key), served_now.get(key)
+            if current is None:  # deleted
+                written.pop(key, None)
+                continue
+            if served is None or _generation(current) != _generation(served):
+                # A newer spec on its way through the pipeline: looked at once it is served.
+                self.recheck(resource, (key,))
+                continue
             version = str(current["metadata"].get("resourceVersion", ""))
             if written.get(key) == version:
-                continue
+                continue  # our write has not come back yet; it brings the object back when it does
+            written.pop(key, None)
             after = desired(key, served, current, now)
             status = current.get("status") or {}
             if after is None or all(status.get(k) == v for k, v in after.items()):
@@ -248,6 +275,45 @@ class StatusWriter:
             self.writes.labels(kind, "error").inc()
             log.warning("writing the status of %s %s/%s: still throttled", kind, *key)
         return False
+
+
+class _Statuses:
+    """The findings of the latest update by object, and which objects' findings each update
+    changed: a change costs the objects it changed (and the problems), not every status."""
+
+    def __init__(self) -> None:
+        self.problems: dict[tuple[str, Key], tuple[Problem, ...]] = {}  # the API server's
+        self.gateways: dict[Key, GatewayStatus] = {}
+        self.routes: dict[Key, RouteStatus] = {}
+        self.classes: dict[Key, ClassStatus] = {}
+        self._last = Findings()
+
+    def update(self, findings: Findings) -> Iterator[tuple[Resource, Iterable[Key] | None]]:
+        """Takes the newest findings; yields each kind's objects they may change."""
+        last, self._last = self._last, findings
+        yield POLICIES, findings.changed_policies
+        found: dict[tuple[str, Key], list[Problem]] = defaultdict(list)
+        for problem in findings.problems:
+            if problem.source == SOURCE:
+                found[(problem.kind, (problem.namespace, problem.name))].append(problem)
+        problems = {where: tuple(listed) for where, listed in found.items()}
+        for kind, key in problems.keys() | self.problems.keys():
+            if kind in _WITH_STATUS and problems.get((kind, key)) != self.problems.get((kind, key)):
+                yield _WITH_STATUS[kind], (key,)
+        self.problems = problems
+        # Few (a Gateway per proxy): each kind looked at whole whenever any of it changed.
+        if findings.gateways != last.gateways:
+            self.gateways = {(s.namespace, s.name): s for s in findings.gateways}
+            yield GATEWAYS, None
+        if findings.routes != last.routes:
+            self.routes = {(s.namespace, s.name): s for s in findings.routes}
+            yield HTTPROUTES, None
+        if findings.classes != last.classes:
+            self.classes = {("", s.name): s for s in findings.classes}
+            yield GATEWAYCLASSES, None
+
+
+_WITH_STATUS = {resource.kind: resource for resource in WITH_STATUS}
 
 
 class _Throttle:
