@@ -10,26 +10,34 @@ import argparse
 import json
 import statistics
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from envoy.config.core.v3 import base_pb2
 from envoy.service.discovery.v3 import discovery_pb2
 
 from bench import floor, measure
 from bench.fleet import Model
+from xdscp import pipeline as pipeline_module
 from xdscp.cache import SnapshotCache
+from xdscp.metrics import Metrics
 from xdscp.model.resources import Resources
+from xdscp.pipeline import Pipeline
 from xdscp.resourcetypes import CLUSTER, ENDPOINT, PUSH_ORDER, SHORT_NAMES, WILDCARD_BY_DEFAULT
 from xdscp.server.delta import DeltaStream
 from xdscp.server.sotw import SotwStream
-from xdscp.snapshot import Snapshot
-from xdscp.translate import Options, Translator, translate
+from xdscp.snapshot import Snapshot, by_group
+from xdscp.sources import Update
+from xdscp.translate import Options, translate
 
 LISTENER_PORT = 10080
 OPTIONS = Options(listener_address="127.0.0.1")
 REPEATS = 3
 CHANGES = 7
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def serialized(snapshot: Snapshot) -> Snapshot:
@@ -81,14 +89,18 @@ def _matches_floor(n: int, snapshot: Snapshot) -> bool:
 
 
 def run_incremental(n: int) -> dict[str, Any]:
-    """One policy changed: model update, translate, build, set; and what a delta client gets."""
+    """One policy changed: the model updated, then the server's own path from it to the cache
+    (Pipeline.apply: translate, build, cut the groups, findings, publish), each step timed
+    where the pipeline calls it; and what a delta and a state-of-the-world client get."""
     model = Model(n, LISTENER_PORT)
     cache = SnapshotCache()
-    translator = Translator(OPTIONS)  # as the server's pipeline keeps one
-    previous = serialized(Snapshot.build(translator.translate(model.resources())))
-    cache.set(previous)
+    pipeline = Pipeline(cache, Metrics(), OPTIONS)
+    steps = _Steps(pipeline)
+    first = pipeline.apply(Update(model.resources(), ()))
+    assert first is not None
+    previous = serialized(first.snapshot)
     delta, sotw = _client(DeltaStream, previous), _client(SotwStream, previous)
-    phases: dict[str, list[float]] = {"model": [], "translate": [], "build": [], "total": []}
+    phases: dict[str, list[float]] = defaultdict(list)
     sent: dict[str, Any] = {}
     for k in range(CHANGES):
         i = (k * 7919 + n // 2) % n
@@ -96,18 +108,20 @@ def run_incremental(n: int) -> dict[str, Any]:
         model.change(i)
         resources = model.resources()
         modelled = time.perf_counter()
-        translation = translator.translate(resources)
-        translated = time.perf_counter()
-        snapshot = Snapshot.build(translation, previous)
-        cache.set(snapshot)
+        served = pipeline.apply(Update(resources, ()))
         done = time.perf_counter()
+        assert served is not None and served.snapshot is not previous
+        took = steps.took
+        build = took["snapshot"] + took["groups"] + took["publish"]
         for name, value in (
             ("model", modelled - started),
-            ("translate", translated - modelled),
-            ("build", done - translated),
+            *took.items(),
+            ("build", build),  # from the translation to the cache
+            ("findings", done - modelled - took["translate"] - build),  # and the rest
             ("total", done - modelled),
         ):
             phases[name].append(value)
+        snapshot = served.snapshot
         sent = {"delta": _sent(delta.on_snapshot(snapshot).responses, delta=True)}
         sent["sotw"] = _sent(_acked(sotw).on_snapshot(snapshot).responses, delta=False)
         previous = snapshot
@@ -121,6 +135,36 @@ def run_incremental(n: int) -> dict[str, Any]:
         "median_seconds": {name: statistics.median(v) for name, v in phases.items()},
         "sent": sent,
     }
+
+
+class _Steps:
+    """How long the pipeline's last apply spent in each step, timed where it calls them (its
+    translator, the module names it calls them by, the cache's publish)."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.took: dict[str, float] = {}
+        timed = {
+            "by_group": self._timed("groups", by_group),
+            # The class the pipeline builds with: a stand-in whose build is timed.
+            "Snapshot": type(
+                "Snapshot", (Snapshot,), {"build": self._timed("snapshot", Snapshot.build)}
+            ),
+        }
+        for name, stand_in in timed.items():
+            setattr(pipeline_module, name, stand_in)
+        translator, cache = pipeline.translator, pipeline.cache
+        setattr(translator, "translate", self._timed("translate", translator.translate))  # noqa: B010
+        setattr(cache, "publish", self._timed("publish", cache.publish))  # noqa: B010
+
+    def _timed(self, step: str, call: Callable[P, R]) -> Callable[P, R]:
+        def timed(*args: P.args, **kwargs: P.kwargs) -> R:
+            started = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                self.took[step] = time.perf_counter() - started
+
+        return timed
 
 
 Client = DeltaStream | SotwStream

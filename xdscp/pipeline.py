@@ -22,7 +22,7 @@ from xdscp.model.resources import Key, Resources
 from xdscp.quarantine import Quarantine
 from xdscp.resourcetypes import SHORT_NAMES
 from xdscp.served import Findings, Served
-from xdscp.snapshot import Snapshot, by_group
+from xdscp.snapshot import Groups, Snapshot, by_group
 from xdscp.sources import Update
 from xdscp.status import Accepted, PolicyStatus
 from xdscp.translate import Options, Translation, Translator
@@ -87,7 +87,7 @@ class Pipeline:
         translation = self.translator.translate(resources)
         snapshot = Snapshot.build(translation, previous.snapshot if previous else None)
         _check_envoy_rules(snapshot, translation)
-        groups = by_group(snapshot, translation, previous.groups if previous else {})
+        groups = by_group(snapshot, translation, previous.groups if previous else Groups())
         self._translated = resources
         self.quarantine.served_from(
             [snapshot.serial, *(g.serial for g in groups.values())], resources
@@ -104,12 +104,15 @@ class Pipeline:
             if held
             else ""
         )
+        # The statuses changed since the findings last published, when the translation knows.
+        in_step = previous is not None and previous.snapshot.translation == translation.base
         findings = Findings(
             problems,
             translation.statuses,
             tuple(translation.gateway_statuses),
             tuple(translation.route_statuses),
             translation.class_statuses,
+            translation.changed_statuses if in_step and translation.base is not None else None,
         )
         served = self.served = Served(snapshot, groups, findings, stale)
         self.cache.publish(groups, _notes(translation))

@@ -14,7 +14,7 @@ from typing import Protocol
 from xdscp.gatewaystatus import ClassStatus, GatewayStatus, RouteStatus
 from xdscp.model.problems import Problem
 from xdscp.model.resources import Key
-from xdscp.snapshot import Snapshot
+from xdscp.snapshot import Groups, Snapshot
 from xdscp.status import PolicyStatus
 
 
@@ -37,7 +37,7 @@ class Findings:
 @dataclass(frozen=True)
 class Served:
     snapshot: Snapshot  # everything translated: what the groups are cut from
-    groups: Mapping[str, Snapshot] = field(default_factory=dict)
+    groups: Groups = field(default_factory=Groups)  # each node group's
     findings: Findings = Findings()
     # Why this is not the translation of the latest input ("" when it is): translating that
     # failed, or objects are held at their last good version.

@@ -2,6 +2,13 @@
 
 Versions come from content only, so the same input gives the same versions, also after a
 restart, and a reconnecting Envoy is told nothing it does not already have.
+
+A snapshot is made from the last one and what the translation changed since it, in time
+proportional to the change: its tables are persistent maps (shared with the last snapshot but
+for the names changed), and a type's version is the sum of its resources' marks, which does
+not depend on order, so it is brought up to date by the changed names alone. Names are sorted
+only where bytes are built for a whole table (a first response), so the same input gives the
+same bytes.
 """
 
 from __future__ import annotations
@@ -9,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import immutables
 from google.protobuf.message import Message
 
 from xdscp import wire
@@ -46,9 +54,30 @@ class Resource:
     def delta(self) -> bytes:
         return wire.delta_resource(self.name, self.version, self.any)
 
+    @cached_property
+    def mark(self) -> int:
+        """This name at this version as a 64-bit number: a table's version is their sum."""
+        named = hashlib.blake2b(f"{self.name}={self.version}".encode(), digest_size=8)
+        return int.from_bytes(named.digest(), "big")
+
+
+Table = immutables.Map[str, Resource]
+EMPTY: Table = immutables.Map()
+_NONE: frozenset[str] = frozenset()
+_MASK = 2**64 - 1
+
+
+def _version(total: int) -> str:
+    return f"{total & _MASK:016x}"
+
 
 def _version_of(resources: Iterable[Resource]) -> str:
-    return digest(*(f"{r.name}={r.version}".encode() for r in resources))
+    return _version(sum(r.mark for r in resources))
+
+
+def _in_order(table: Mapping[str, Resource]) -> list[Resource]:
+    """A whole table by name: what a response carrying all of it is built from."""
+    return [table[n] for n in sorted(table)]
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
@@ -88,10 +117,24 @@ class Snapshot:
     it (names come from clients: a set nobody asks for any more is not kept)."""
 
     def __init__(
-        self, resources: Mapping[str, Mapping[str, Resource]], base: Snapshot | None = None
+        self,
+        resources: Mapping[str, Mapping[str, Resource]],
+        base: Snapshot | None = None,
+        changed: Mapping[str, frozenset[str]] | None = None,
+        sums: Mapping[str, int] | None = None,
+        translation: int | None = None,
     ) -> None:
-        self.resources = {t: dict(sorted(resources.get(t, {}).items())) for t in PUSH_ORDER}
+        """`changed`: the names that differ from `base`'s, by type (compared when not given);
+        `sums`: each type's sum of marks (added up when not given); `translation`: the serial
+        of the translation it was built from."""
+        self.resources = {t: _table(resources.get(t, EMPTY)) for t in PUSH_ORDER}
+        self._sums = (
+            {t: sums[t] & _MASK for t in PUSH_ORDER}
+            if sums is not None
+            else {t: sum(r.mark for r in self.resources[t].values()) & _MASK for t in PUSH_ORDER}
+        )
         self.serial = next(_serials)
+        self.translation = translation
         self._every: dict[str, SotwResponse] = {}
         self._named: weakref.WeakValueDictionary[tuple[str, frozenset[str]], SotwResponse] = (
             weakref.WeakValueDictionary()
@@ -101,16 +144,23 @@ class Snapshot:
         self._names: dict[str, frozenset[str]] = {}
         # The names that differ from the snapshot this one was built from, by type: a stream
         # in sync with that one need look at nothing else.
+        self.base_serial = base.serial if base else None
         self.base_version = base.version if base else None
-        self.changed = (
-            {t: _differing(base.resources[t], self.resources[t]) for t in PUSH_ORDER}
-            if base
-            else None
-        )
+        # Its tables (sharing all but what changed with these): not the snapshot, which
+        # would keep every one before it alive.
+        self.base_resources = base.resources if base else {t: EMPTY for t in PUSH_ORDER}
+        self.changed: dict[str, frozenset[str]] | None = None
+        if base is not None:
+            self.changed = {
+                t: changed.get(t, _NONE)
+                if changed is not None
+                else _differing(base.resources[t], self.resources[t])
+                for t in PUSH_ORDER
+            }
 
     @cached_property
     def versions(self) -> dict[str, str]:
-        return {t: _version_of(self.resources[t].values()) for t in PUSH_ORDER}
+        return {t: _version(self._sums[t]) for t in PUSH_ORDER}
 
     @cached_property
     def version(self) -> str:
@@ -127,7 +177,7 @@ class Snapshot:
         if names is None:
             every = self._every.get(type_url)
             if every is None:
-                every = self._every[type_url] = self._response(type_url, list(table.values()))
+                every = self._every[type_url] = self._response(type_url, _in_order(table))
             return every
         key = (type_url, names)
         named = self._named.get(key)
@@ -144,8 +194,9 @@ class Snapshot:
         if every is None:
             nonce = f"{self.serial}.{BY_URL[type_url].short}"
             version = self.versions[type_url]
+            resources = _in_order(self.resources[type_url])
             body = wire.delta_discovery_response(
-                version, (r.delta for r in self.resources[type_url].values()), type_url, (), nonce
+                version, (r.delta for r in resources), type_url, (), nonce
             )
             every = self._delta_every[type_url] = DeltaResponse(version, nonce, body)
         return every
@@ -170,79 +221,184 @@ class Snapshot:
 
     @classmethod
     def build(cls, translation: Translation, previous: Snapshot | None = None) -> Snapshot:
-        """Serialize every resource; a resource whose bytes did not change is reused as is.
+        """`previous` with what the translation changed since the one `previous` was built
+        from serialized again (every resource when that is not known); a resource whose bytes
+        did not change is reused as is.
 
         A type `versioned_with` another (endpoints with clusters) has versions that also cover
         the same-named resource of that type.
         """
-        old = previous.resources if previous else {}
-
-        def resources(
-            type_url: str, messages: Mapping[str, Message], parents: Mapping[str, Resource]
-        ) -> dict[str, Resource]:
-            out = {}
-            before = old.get(type_url, {})
-            for name, message in messages.items():
-                parent = parents.get(name)
-                reused = before.get(name)
-                sources = (message, parent)
-                if reused is not None and same_objects(reused.sources, sources):
-                    out[name] = reused
-                    continue
-                body = message.SerializeToString(deterministic=True)
-                version = digest(body, parent.version.encode()) if parent else digest(body)
-                out[name] = (
-                    reused
-                    if reused is not None and reused.version == version
-                    else Resource(type_url, name, version, body, sources)
-                )
-            return out
-
-        built: dict[str, dict[str, Resource]] = {}
+        known = (
+            translation.changed
+            if previous is not None
+            and translation.base is not None
+            and previous.translation == translation.base
+            else None
+        )
+        tables: dict[str, Table] = {}
+        sums: dict[str, int] = {}
+        changed: dict[str, frozenset[str]] = {}
         for type_url in PUSH_ORDER:  # a type before the types versioned with it
             covered = BY_URL[type_url].versioned_with
-            parents = built[covered] if covered else {}
-            built[type_url] = resources(type_url, translation.resources[type_url], parents)
-        return cls(built, previous)
+            parents = tables[covered] if covered else EMPTY
+            messages = translation.resources[type_url]
+            before = previous.resources[type_url] if previous else EMPTY
+            names: Iterable[str]
+            if known is None:
+                names = itertools.chain(messages, (n for n in before if n not in messages))
+            else:
+                names = known.get(type_url, _NONE)
+                if covered:  # a parent's new version is its same-named child's too
+                    names = names | changed[covered]
+            total = previous._sums[type_url] if previous else 0
+            tables[type_url], sums[type_url], changed[type_url] = _patched(
+                before, total, _serialized(type_url, names, messages, parents, before)
+            )
+        return cls(
+            tables, previous, changed if previous else None, sums, translation=translation.serial
+        )
 
 
-def by_group(
-    universe: Snapshot, translation: Translation, previous: Mapping[str, Snapshot]
-) -> dict[str, Snapshot]:
+def _serialized(
+    type_url: str,
+    names: Iterable[str],
+    messages: Mapping[str, Message],
+    parents: Mapping[str, Resource],
+    before: Table,
+) -> Iterator[tuple[str, Resource | None]]:
+    """Each name's resource (None: it has no message): the one `before` has when made from the
+    very same objects or to the same version (then nothing new is kept)."""
+    for name in names:
+        message, parent, reused = messages.get(name), parents.get(name), before.get(name)
+        if message is None:
+            yield name, None
+            continue
+        sources = (message, parent)
+        if reused is not None and same_objects(reused.sources, sources):
+            yield name, reused
+            continue
+        body = message.SerializeToString(deterministic=True)
+        version = digest(body, parent.version.encode()) if parent else digest(body)
+        if reused is not None and reused.version == version:
+            yield name, reused
+        else:
+            yield name, Resource(type_url, name, version, body, sources)
+
+
+def _table(resources: Mapping[str, Resource]) -> Table:
+    return resources if isinstance(resources, immutables.Map) else immutables.Map(resources)
+
+
+def _patched(
+    table: Table, total: int, updates: Iterable[tuple[str, Resource | None]]
+) -> tuple[Table, int, frozenset[str]]:
+    """`table` with each name given its resource (None: none), the sum of marks `total` brought
+    along, and the names whose resource is another: a new map only when some is."""
+    differing = []
+    mutation = table.mutate()
+    for name, new in updates:
+        old = mutation.get(name)
+        if new is old:
+            continue
+        if old is not None:
+            total -= old.mark
+            del mutation[name]
+        if new is not None:
+            total += new.mark
+            mutation[name] = new
+        differing.append(name)
+    return (mutation.finish() if differing else table), total & _MASK, frozenset(differing)
+
+
+class Groups(dict[str, Snapshot]):
+    """Each node group's snapshot, and what the next cut starts from: the universe they were
+    cut from (its serial) and the selection each group was cut with."""
+
+    def __init__(
+        self,
+        snapshots: Mapping[str, Snapshot] | None = None,
+        universe: Snapshot | None = None,
+        selections: Mapping[str, Selection] | None = None,
+    ) -> None:
+        super().__init__(snapshots or {})
+        self.universe = universe.serial if universe else None
+        self.selections = selections or {}
+
+
+_EVERYTHING: Selection = dict.fromkeys(PUSH_ORDER)
+
+
+def by_group(universe: Snapshot, translation: Translation, previous: Groups) -> Groups:
     """Each node group's snapshot, made of `universe`'s resources (serialized once, shared).
 
-    A group whose resources are all the very ones it was served before keeps that snapshot,
-    responses and all; one served everything is served `universe` itself.
+    A group's snapshot is its last one with the names `universe` changed within its selection
+    (and those its selection gained or lost); one none of whose resources changed keeps that
+    snapshot, responses and all; one served everything is served `universe` itself.
     """
     if translation.groups is None:
-        return {UNNAMED: universe}
-    return {
-        group: _select(universe, selection, previous.get(group))
-        for group, selection in translation.groups.items()
-    }
+        return Groups({UNNAMED: universe}, universe, {UNNAMED: _EVERYTHING})
+    in_step = universe.changed is not None and universe.base_serial == previous.universe
+    return Groups(
+        {
+            group: _select(
+                universe,
+                selection,
+                previous.get(group),
+                previous.selections.get(group) if in_step else None,
+            )
+            for group, selection in translation.groups.items()
+        },
+        universe,
+        translation.groups,
+    )
 
 
-def _select(universe: Snapshot, selection: Selection, previous: Snapshot | None) -> Snapshot:
-    every = universe.resources
-
-    def pick(type_url: str) -> dict[str, Resource]:
-        table, names = every[type_url], selection.get(type_url, frozenset())
-        return table if names is None else {n: table[n] for n in sorted(names) if n in table}
-
-    chosen = {t: pick(t) for t in PUSH_ORDER}
-    if all(len(chosen[t]) == len(every[t]) for t in PUSH_ORDER):
+def _select(
+    universe: Snapshot, selection: Selection, before: Snapshot | None, cut: Selection | None
+) -> Snapshot:
+    """The group's snapshot: `before` brought up to date. `cut`: the selection `before` was
+    cut with from the universe `universe` was built from (None: not known, so every name it
+    has or had is looked at)."""
+    # What changed in the universe since `before` was cut, when that is known.
+    since = universe.changed if before is not None and cut is not None else None
+    tables: dict[str, Table] = {}
+    sums: dict[str, int] = {}
+    differing: dict[str, frozenset[str]] = {}
+    for type_url in PUSH_ORDER:
+        names = selection.get(type_url, _NONE)
+        every = universe.resources[type_url]
+        old = before.resources[type_url] if before else EMPTY
+        was = cut.get(type_url, _NONE) if cut is not None else _NONE
+        if names is None:
+            tables[type_url], sums[type_url] = every, universe._sums[type_url]
+            if before is not None:
+                # In step when it had every name then too.
+                differing[type_url] = (
+                    since[type_url] if since is not None and was is None else _differing(old, every)
+                )
+            continue
+        candidates: Iterable[str]
+        if since is None:
+            candidates = itertools.chain(names, old)
+        else:
+            candidates = since[type_url] & names
+            if was is not names:  # and what it gained or lost
+                candidates |= names.symmetric_difference(old if was is None else was)
+        total = before._sums[type_url] if before else 0
+        tables[type_url], sums[type_url], differing[type_url] = _patched(
+            old, total, ((n, every.get(n) if n in names else None) for n in candidates)
+        )
+    if all(len(tables[t]) == len(universe.resources[t]) for t in PUSH_ORDER):
         return universe
-    if previous is not None and all(
-        _same_table(previous.resources[t], chosen[t]) for t in PUSH_ORDER
-    ):
-        return previous
-    return Snapshot(chosen, previous)
-
-
-def _same_table(old: Mapping[str, Resource], new: Mapping[str, Resource]) -> bool:
-    return len(old) == len(new) and all(new.get(n) is r for n, r in old.items())
+    if before is not None and not any(differing.values()):
+        return before
+    return Snapshot(tables, before, differing if before else None, sums)
 
 
 def _differing(old: Mapping[str, Resource], new: Mapping[str, Resource]) -> frozenset[str]:
-    """Names added, changed (a new Resource) or removed between two tables."""
-    return frozenset(n for n, r in new.items() if old.get(n) is not r) | (old.keys() - new.keys())
+    """Names added, changed (a new Resource) or removed between two tables (O(N))."""
+    if old is new:
+        return _NONE
+    return frozenset(
+        [*(n for n, r in new.items() if old.get(n) is not r), *(n for n in old if n not in new)]
+    )

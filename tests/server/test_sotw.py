@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.route.v3 import route_pb2
@@ -137,7 +138,7 @@ def test_route_names_follow_the_subscription() -> None:
     run(scenario)
 
 
-def routed(clusters: list[str], target: str) -> Snapshot:
+def routed(clusters: list[str], target: str, previous: Snapshot | None = None) -> Snapshot:
     """The clusters, and route configuration "r" sending everything to `target`."""
     config = route_pb2.RouteConfiguration(name="r")
     config.virtual_hosts.add(name="all", domains=["*"]).routes.add().route.cluster = target
@@ -145,19 +146,25 @@ def routed(clusters: list[str], target: str) -> Snapshot:
         CDS: {name: cluster_pb2.Cluster(name=name) for name in clusters},
         RDS: {"r": config},
     }
-    return Snapshot.build(Translation({**tables(), **resources}))
+    return Snapshot.build(Translation({**tables(), **resources}), previous)
 
 
-def test_removed_cluster_outlives_the_routes_that_used_it() -> None:
+@pytest.mark.parametrize("from_the_first", [False, True], ids=["afresh", "from-the-first"])
+def test_removed_cluster_outlives_the_routes_that_used_it(from_the_first: bool) -> None:
+    """Also when the new snapshot is built from the one the client holds (then the removed
+    cluster is found among what changed, without a look at every cluster)."""
+    first = routed(["a"], "a")
+
     async def scenario() -> None:
-        async with serving(routed(["a"], "a")) as server, stream(server.port) as ads:
+        async with serving(first) as server, stream(server.port) as ads:
             await ads.send(sotw(CDS, with_node=True))
             clusters = await ads.recv()
             await ads.send(sotw(CDS, version=clusters.version_info, nonce=clusters.nonce))
             await ads.send(sotw(RDS, names=["r"]))
             routes = await ads.recv()
             await ads.send(sotw(RDS, ["r"], version=routes.version_info, nonce=routes.nonce))
-            server.cache.set(routed(["b"], "b"))  # the route moves from a to b; a goes
+            # The route moves from a to b; a goes.
+            server.cache.set(routed(["b"], "b", first if from_the_first else None))
             interim = await ads.recv()
             assert names_of(interim, cluster_pb2.Cluster) == ["a", "b"]  # b added, a kept
             moved = await ads.recv()

@@ -127,3 +127,25 @@ def test_warnings_follow_the_statuses_a_translation_says_changed() -> None:
     gone = Translation(statuses={}, serial=4, base=1, changed_statuses=frozenset())
     assert warnings.update(gone, Resources())
     assert list(warnings.every()) == []
+
+
+def test_findings_say_which_policies_changed_when_the_translation_knows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sink is told the statuses changed since the findings published before, when the
+    translation is relative to the one those came from; else that any may have."""
+    made = iter(
+        [
+            Translation(serial=1),
+            Translation(serial=2, base=1, changed_statuses=frozenset({("ns", "a")})),
+            Translation(serial=3, base=1, changed_statuses=frozenset()),  # not the last served
+        ]
+    )
+    monkeypatch.setattr(Translator, "translate", lambda *_: next(made))
+    pipeline = Pipeline(SnapshotCache(), Metrics(), Options())
+    found = [pipeline.apply(load((ROOT / "policies",))) for _ in range(3)]
+    assert [s.findings.changed_policies if s else "-" for s in found] == [
+        None,
+        frozenset({("ns", "a")}),
+        None,
+    ]

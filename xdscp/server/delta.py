@@ -93,6 +93,8 @@ class DeltaStream(StreamBase):
         equal to a table's share its one set: compared at most once per snapshot, never on
         every request, as a comparison costs every name."""
         names = subscription.names
+        if subscribe <= names and names.isdisjoint(unsubscribe):
+            return  # names it has already (Envoy asks again for a cluster's endpoints)
         own = names if isinstance(names, set) else set(names)
         own |= subscribe
         own -= unsubscribe
@@ -233,13 +235,17 @@ def _scope(
     proportional to `only`, however many it wants)."""
     names = subscription.names
     if only is None:
-        return table.keys() | names if subscription.wildcard else names
+        return set(table).union(names) if subscription.wildcard else names
     return only if subscription.wildcard else only & names
 
 
 def _covers(scope: AbstractSet[str], table: Mapping[str, Resource]) -> bool:
     """Whether `scope` names every resource of a table that has some."""
-    return 0 < len(table) <= len(scope) and table.keys() <= scope
+    if not 0 < len(table) <= len(scope):
+        return False
+    if isinstance(scope, set | frozenset):
+        return scope.issuperset(table)  # a C loop
+    return all(n in scope for n in table)
 
 
 def _rebase(subscription: Subscription, table: Mapping[str, Resource]) -> None:
@@ -253,5 +259,5 @@ def _rebase(subscription: Subscription, table: Mapping[str, Resource]) -> None:
         # as good as one never held.
         subscription.known = Held(table)
     elif len(known.own) > _REBASE_AFTER and _covers(subscription.names, table):
-        gone = subscription.names - table.keys()
+        gone = (n for n in subscription.names if n not in table)
         subscription.known = Held(table, {n: "" for n in gone if known.get(n) == ""})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from xdscp.resourcetypes import CLUSTER, PUSH_ORDER, WILDCARD_BY_DEFAULT
 from xdscp.server.events import Holds
@@ -93,8 +93,16 @@ class SotwStream(StreamBase):
         """Every cluster, and removals last: a removed cluster stays in the response until
         no other type has an update to send or in flight, so routes move off it first."""
         current, held = snapshot.resources[CLUSTER], self._clusters_held
-        # Most calls find the client holding exactly this table: skip the scan of it.
-        leaving = {} if held is current else {n: r for n, r in held.items() if n not in current}
+        # Most calls find the client holding exactly this table, or the one before it: then
+        # no scan of it.
+        candidates: Iterable[str] = (
+            ()
+            if held is current
+            else snapshot.changed[CLUSTER]
+            if snapshot.changed is not None and held is snapshot.base_resources[CLUSTER]
+            else held
+        )
+        leaving = {n: held[n] for n in candidates if n in held and n not in current}
         if leaving and self._others_unsettled(snapshot):
             self._clusters_sent = {**current, **leaving}
             held_back = [self._clusters_sent[n] for n in sorted(self._clusters_sent)]
