@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from xdscp.sources.kubernetes.api import JSON, ApiError, Query
-from xdscp.sources.kubernetes.kinds import Resource
+from xdscp.sources.kubernetes.kinds import WITH_STATUS, Resource
 from xdscp.sources.kubernetes.trim import kept
 
 log = logging.getLogger("xdscp.kubernetes")
@@ -112,9 +112,10 @@ class Reflector:
     ) -> None:
         self.api, self.scope, self._emit, self._stop, self.timing = api, scope, emit, stop, timing
         self._went_without = False
-        # What was last handed on, by name: a relist hands on these very objects where the
-        # server's copy is the same, so a relist of 10,000 unchanged objects never holds a
-        # second copy of each (memory freed after such a peak is seldom given back).
+        # What was last handed on, by name, of a kind whose bodies the store keeps (its status
+        # is written): a relist hands on these very objects where the server's copy is the
+        # same, so a relist of 10,000 unchanged objects never holds a second copy of each
+        # (memory freed after such a peak is seldom given back).
         self._held: dict[tuple[str, str], JSON] = {}
 
     def run(self) -> None:
@@ -170,7 +171,8 @@ class Reflector:
             meta = page.get("metadata") or {}
             token = meta.get("continue") or ""
             if not token:
-                self._held = {_name(o): o for o in objects}
+                if self.scope.resource in WITH_STATUS:
+                    self._held = {_name(o): o for o in objects}
                 self._emit(Listed(self.scope, tuple(objects)))
                 log.debug("%s: listed %d objects", self.scope, len(objects))
                 return str(meta.get("resourceVersion", ""))
@@ -202,7 +204,9 @@ class Reflector:
             raise ApiError(int(body.get("code") or 0), str(body.get("message")))
         version = str((body.get("metadata") or {}).get("resourceVersion") or version)
         if kind in ("ADDED", "MODIFIED"):
-            changed = self._held[_name(body)] = kept(self.scope.resource, body)
+            changed = kept(self.scope.resource, body)
+            if self.scope.resource in WITH_STATUS:
+                self._held[_name(body)] = changed
             self._emit(Changed(self.scope, changed))
         elif kind == "DELETED":
             self._held.pop(_name(body), None)
