@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +162,7 @@ def test_a_rescan_finds_what_no_event_reported_and_reads_only_changed_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A bind mount that delivers no events, or an event dropped: the periodic rescan serves
-    the change, reading only files whose stat changed."""
+    the change, reading only files whose stat changed, and changing only their objects."""
     policies = tmp_path / "policies"
     shutil.copytree(ROOT / "policies", policies)
     source = FileSource([policies])
@@ -181,3 +183,22 @@ def test_a_rescan_finds_what_no_event_reported_and_reads_only_changed_files(
     (cluster,) = render.document(translate(update.resources))["clusters"]
     assert cluster["upstream_connection_options"]["tcp_keepalive"]["keepalive_probes"] == 8
     assert source.rescan() is None
+
+    def merged(*args: Any) -> Resources:
+        raise AssertionError("every file merged again")
+
+    monkeypatch.setattr(Resources, "of", merged)  # what follows costs the files it names
+    # Touched, the same bytes: read, and nothing new to serve.
+    os.utime(edited, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert source.rescan() is None and reads == [edited, edited]
+    # A new file and one gone: only they are read, and only their objects change.
+    added = policies / "extra.yaml"
+    added.write_text(edited.read_text().replace("httpbin-keepalive", "extra"))
+    (policies / "gateway.yaml").unlink()
+    found = source.rescan()
+    assert found is not None and reads == [edited, edited, added]
+    assert found.resources.changes_since(update.resources) == {
+        ("BackendConfigPolicy", "httpbin", "extra"),
+        ("Gateway", "kgateway-system", "http"),
+        ("HTTPRoute", "httpbin", "httpbin"),
+    }
