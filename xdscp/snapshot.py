@@ -141,7 +141,6 @@ class Snapshot:
         )
         self._delta_every: dict[str, DeltaResponse] = {}
         self._version_maps: dict[str, dict[str, str]] = {}
-        self._names: dict[str, frozenset[str]] = {}
         # The names that differ from the snapshot this one was built from, by type: a stream
         # in sync with that one need look at nothing else.
         self.base_serial = base.serial if base else None
@@ -207,13 +206,6 @@ class Snapshot:
         if found is None:
             table = self.resources[type_url].items()
             found = self._version_maps[type_url] = {n: r.version for n, r in table}
-        return found
-
-    def names(self, type_url: str) -> frozenset[str]:
-        """The names of a type, one set shared by every client subscribing to exactly them."""
-        found = self._names.get(type_url)
-        if found is None:
-            found = self._names[type_url] = frozenset(self.resources[type_url])
         return found
 
     def _response(self, type_url: str, resources: list[Resource]) -> SotwResponse:

@@ -16,6 +16,7 @@ from tests.server.harness import delta, snapshot
 from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.resourcetypes import ENDPOINT as EDS
 from xdscp.server.delta import DeltaStream
+from xdscp.server.held import Names
 from xdscp.snapshot import Snapshot
 
 NAMES = ("a", "b", "c", "d", "e")
@@ -108,5 +109,6 @@ def test_new_and_reconnecting_clients_share_one_response_and_one_table() -> None
     for stream in (first, second, back):
         assert stream.subscriptions[CDS].known.is_exactly(current.resources[CDS])
     (endpoints,) = first.on_request(delta(EDS, list(NAMES)), current).responses
-    assert first.subscriptions[EDS].names is current.names(EDS)
+    names = first.subscriptions[EDS].names
+    assert isinstance(names, Names) and names.is_exactly(current.resources[EDS])
     assert endpoints is second.on_request(delta(EDS, list(NAMES)), current).responses[0]

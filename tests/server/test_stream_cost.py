@@ -15,6 +15,7 @@ from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.resourcetypes import ENDPOINT as EDS
 from xdscp.resourcetypes import ROUTE as RDS
 from xdscp.server.delta import DeltaStream
+from xdscp.server.held import Names
 from xdscp.server.sotw import SotwStream
 from xdscp.server.stream import Output
 
@@ -57,3 +58,19 @@ def test_sotw_request_for_one_name_costs_the_same_beside_a_type_holding_many() -
     stream.on_request(sotw(EDS, [f"missing-{i}" for i in range(HELD)], with_node=True), SNAPSHOT)
     # Every type's response is looked at on each request: it must not be built again.
     assert allocated(lambda: stream.on_request(sotw(RDS, ["r"]), SNAPSHOT)) < SMALL
+
+
+def test_delta_endpoints_of_a_new_cluster_cost_the_same_however_many_are_named() -> None:
+    """Every Envoy names every cluster's endpoints, so its names are a snapshot's table's: when
+    a cluster comes and Envoy names its endpoints too, the names follow the new table without
+    a copy or a comparison of them all."""
+    clusters = {f"c{i}": 1 for i in range(20_000)}
+    before = snapshot(clusters)
+    stream = DeltaStream(1)
+    stream.on_request(delta(CDS, with_node=True), before)
+    stream.on_request(delta(EDS, subscribe=sorted(clusters)), before)
+    after = snapshot({**clusters, "new": 1}, before)
+    assert allocated(lambda: stream.on_snapshot(after)) < SMALL  # the new cluster
+    assert allocated(lambda: stream.on_request(delta(EDS, subscribe=["new"]), after)) < SMALL
+    names = stream.subscriptions[EDS].names
+    assert isinstance(names, Names) and names.is_exactly(after.resources[EDS])

@@ -11,7 +11,7 @@ from envoy.service.discovery.v3 import discovery_pb2
 from xdscp import wire
 from xdscp.resourcetypes import PUSH_ORDER, REMOVAL_ORDER, WILDCARD_BY_DEFAULT
 from xdscp.server.events import Holds
-from xdscp.server.held import Held
+from xdscp.server.held import Held, Names
 from xdscp.server.stream import WILDCARD, Output, Request, StreamBase, Subscription
 from xdscp.snapshot import Resource, Snapshot
 
@@ -44,6 +44,7 @@ class DeltaStream(StreamBase):
             subscription = self.subscriptions[type_url] = Subscription(
                 known=_held(type_url, request.initial_resource_versions, snapshot),
                 wildcard=not subscribe and type_url in WILDCARD_BY_DEFAULT,
+                names=Names(),
             )
         # Subscription changes count even on a request whose nonce is stale.
         became_wildcard = WILDCARD in subscribe and not subscription.wildcard
@@ -88,25 +89,34 @@ class DeltaStream(StreamBase):
         unsubscribe: frozenset[str],
         snapshot: Snapshot | None,
     ) -> None:
-        """The stream's own set of names, changed in place; a set shared with others is
-        copied on its first change. Every Envoy names every cluster's endpoints, so names
-        equal to a table's share its one set: compared at most once per snapshot, never on
-        every request, as a comparison costs every name."""
-        names = subscription.names
-        if subscribe <= names and names.isdisjoint(unsubscribe):
-            return  # names it has already (Envoy asks again for a cluster's endpoints)
-        own = names if isinstance(names, set) else set(names)
-        own |= subscribe
-        own -= unsubscribe
-        own.discard(WILDCARD)
-        subscription.names = own
-        if snapshot is None or self._compared.get(type_url) == snapshot.serial:
+        """The stream's names, changed by what the request (un)subscribes (O(request)); then
+        shared with the snapshot's table if they are its names."""
+        names = _names(subscription)
+        names.subscribe(subscribe - {WILDCARD})
+        names.unsubscribe(unsubscribe)
+        if snapshot is not None:
+            self._share(type_url, names, snapshot)
+
+    def _share(self, type_url: str, names: Names, snapshot: Snapshot) -> None:
+        """Make the snapshot's table the base of names that are its names. Every Envoy names
+        every cluster's endpoints: in step with the snapshot before, only the names either
+        changed are looked at; else every name, at most once per snapshot (and only when there
+        are as many)."""
+        table = snapshot.resources[type_url]
+        if names.is_exactly(table):
             return
-        if len(own) == len(snapshot.resources[type_url]):
-            self._compared[type_url] = snapshot.serial
-            shared = snapshot.names(type_url)
-            if own <= shared:  # and as many: the same names
-                subscription.names = shared
+        changed = snapshot.changed
+        if changed is not None and names.base is snapshot.base_resources[type_url]:
+            looked_at = itertools.chain(changed[type_url], names.differing())
+            if all((n in table) == (n in names) for n in looked_at):
+                names.rebase(table)
+            return
+        if self._compared.get(type_url) == snapshot.serial or len(names) != len(table):
+            return
+        self._compared[type_url] = snapshot.serial
+        # As many, so the same names if it has all of the table's (a C loop for a new client's).
+        if names.added.issuperset(table) if not names.base else all(n in names for n in table):
+            names.rebase(table)
 
     def _due(self, snapshot: Snapshot) -> list[bytes]:
         """Additions and updates in push order, then removals in removal order."""
@@ -129,6 +139,8 @@ class DeltaStream(StreamBase):
         self._synced = snapshot.version
         for type_url, sub in self.subscriptions.items():
             _rebase(sub, snapshot.resources[type_url])
+            if sub.names:
+                self._share(type_url, _names(sub), snapshot)
         return responses
 
     def _answer(
@@ -179,7 +191,7 @@ class DeltaStream(StreamBase):
                 candidates = () if known.is_exactly(table) else held
             else:
                 names = subscription.names
-                candidates = names if only is None else names & only
+                candidates = names if only is None else (n for n in only if n in names)
             removed = sorted(n for n in candidates if n not in table and known.get(n) != "")
         if not changed and not removed:
             return []
@@ -217,6 +229,12 @@ class DeltaStream(StreamBase):
 _REBASE_AFTER = 64
 
 
+def _names(subscription: Subscription) -> Names:
+    names = subscription.names
+    assert isinstance(names, Names)  # a delta subscription's, made with it
+    return names
+
+
 def _held(type_url: str, initial: Mapping[str, str], snapshot: Snapshot | None) -> Held:
     """What a new subscriber says it holds: a reconnecting Envoy holding exactly the current
     snapshot (the common case when a fleet reconnects) shares its table."""
@@ -236,13 +254,15 @@ def _scope(
     names = subscription.names
     if only is None:
         return set(table).union(names) if subscription.wildcard else names
-    return only if subscription.wildcard else only & names
+    return only if subscription.wildcard else frozenset(n for n in only if n in names)
 
 
 def _covers(scope: AbstractSet[str], table: Mapping[str, Resource]) -> bool:
     """Whether `scope` names every resource of a table that has some."""
     if not 0 < len(table) <= len(scope):
         return False
+    if isinstance(scope, Names) and scope.is_exactly(table):
+        return True
     if isinstance(scope, set | frozenset):
         return scope.issuperset(table)  # a C loop
     return all(n in scope for n in table)

@@ -1,5 +1,5 @@
-"""What a delta client holds of one type: the version of each resource, as cheaply as it can be
-kept for a thousand streams.
+"""What a delta client holds of one type (the version of each resource) and the names it
+subscribed to, as cheaply as they can be kept for a thousand streams.
 
 Most clients hold exactly some snapshot's table (they were sent it, or they reconnect with it):
 that table, shared by every such stream, is the base, and each stream keeps only where it
@@ -8,7 +8,8 @@ differs. A stream of 10,000 resources in sync costs a pointer, not a 10,000-entr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Protocol
 
 _FORGOTTEN = None  # in `own`: a name the base has that the client no longer holds
@@ -65,3 +66,57 @@ class Held:
     def __len__(self) -> int:
         """At least the number of names held, at most twice it (O(1))."""
         return len(self.base) + len(self.own)
+
+
+class Names(AbstractSet[str]):
+    """The names a delta client subscribed to, kept as `Held` keeps versions: every Envoy names
+    every cluster's endpoints, so most streams name exactly a snapshot's table. That table (its
+    keys) is the base, shared by every such stream, and each keeps only where it differs: a
+    name subscribed or unsubscribed costs O(1), never a copy of the rest."""
+
+    __slots__ = ("added", "base", "removed")
+
+    def __init__(self, base: Mapping[str, object] | None = None) -> None:
+        self.base: Mapping[str, object] = base if base is not None else {}
+        self.added: set[str] = set()  # not in the base
+        self.removed: set[str] = set()  # in the base
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.added or (name in self.base and name not in self.removed)
+
+    def __len__(self) -> int:
+        return len(self.base) - len(self.removed) + len(self.added)
+
+    def __iter__(self) -> Iterator[str]:
+        if self.removed:
+            yield from (n for n in self.base if n not in self.removed)
+        else:
+            yield from self.base
+        yield from self.added
+
+    def subscribe(self, names: Iterable[str]) -> None:
+        for name in names:
+            if name in self.base:
+                self.removed.discard(name)
+            else:
+                self.added.add(name)
+
+    def unsubscribe(self, names: Iterable[str]) -> None:
+        for name in names:
+            if name in self.base:
+                self.removed.add(name)
+            else:
+                self.added.discard(name)
+
+    def is_exactly(self, table: Mapping[str, object]) -> bool:
+        """Whether these are the names of `table`, known without looking at any name."""
+        return self.base is table and not self.added and not self.removed
+
+    def differing(self) -> Iterator[str]:
+        """The names where these differ from the base's."""
+        yield from self.added
+        yield from self.removed
+
+    def rebase(self, table: Mapping[str, object]) -> None:
+        """These are now the names of `table` (the caller knows they are)."""
+        self.base, self.added, self.removed = table, set(), set()
