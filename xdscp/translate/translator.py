@@ -99,6 +99,8 @@ class Translator:
         self._state = _State(ledger=Ledger.starting(last))
 
     def translate(self, resources: Resources) -> Translation:
+        """What `resources` translate to: made from the last translation and what changed
+        since its view (`Resources.changes_since`)."""
         translation, state = _Step(self._state, resources, self.options).run()
         self._state = state  # only once all went well
         return translation
@@ -127,7 +129,7 @@ class _Step:
         self.dirty_statuses: set[Key] = set()
 
     def run(self) -> tuple[Translation, _State]:
-        state, new = self.state, self.new
+        state, new, first = self.state, self.new, self.state.serial == 0
         changes = new.changes_since(self.old)
         by_kind: dict[str, list[Key]] = defaultdict(list)
         for kind, namespace, name in changes:
@@ -138,7 +140,7 @@ class _Step:
         self.dirty_outputs |= touched.targets  # added, changed or removed
         slices_of, sliced = self._slices(by_kind["EndpointSlice"])
         topology = state.topology
-        if by_kind["Node"] or state.serial == 0:
+        if by_kind["Node"] or first:
             topology = Topology(new.nodes)
             sliced.update(new.services)  # where every endpoint runs may have changed
         self.topology, self.slices_of = topology, slices_of
@@ -149,15 +151,14 @@ class _Step:
         for policy in resolved:
             self.dirty_outputs.update(self.tls.get(policy, ()))
         # The first translation serves every Secret remembered; later ones what changed.
-        self._sds(ledger.memory.materials.keys() if state.serial == 0 else stale)
+        self._sds(ledger.memory.materials.keys() if first else stale)
         for target in self.dirty_outputs:
             self._output(target)
         statuses, changed_statuses = self._statuses()
         gateways = self._gateways(changes, by_kind)
-        local = self._local(sliced, bool(by_kind["Node"]))
+        local = self._local(sliced, bool(by_kind["Node"]) or first)
         groups = self._groups(gateways)
         serial = next(_serials)
-        first = state.serial == 0
         tables = {url: table.finish() for url, table in self.tables.items()}
         outputs = self.outputs.finish()
         translation = Translation(
@@ -389,7 +390,7 @@ class _Step:
         proxies = self.options.local_cluster
         if proxies is None:
             return ()
-        if self.state.serial != 0 and proxies not in sliced and not moved:
+        if proxies not in sliced and not moved:
             return self.state.local
         slices = tuple(self.new.endpoint_slices[k] for k in sorted(self.slices_of.get(proxies, ())))
         local, problems = local_assignment(proxies, slices, self.topology)
