@@ -219,15 +219,17 @@ def _secret(i: int, good: bool) -> dict[str, Any]:
 def _policy(
     i: int, targets: list[tuple[str, int]], tier: str | None, secret: int | None, spec: Any
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        **spec,
-        "targetRefs": [
+    body: dict[str, Any] = dict(spec)
+    if targets:
+        body["targetRefs"] = [
             {"group": "" if kind == "Service" else "gateway.kgateway.dev", "kind": kind, "name": n}
             for kind, n in ((k, f"{'s' if k == 'Service' else 'b'}{j}") for k, j in targets)
-        ],
-    }
+        ]
     if tier is not None:
-        body["targetSelectors"] = [{"group": "", "kind": "Service", "matchLabels": {"tier": tier}}]
+        body["targetSelectors"] = [
+            {"group": group, "kind": kind, "matchLabels": {"tier": tier}}
+            for group, kind in (("", "Service"), ("gateway.kgateway.dev", "Backend"))
+        ]
     if secret is not None:
         body["tls"] = {"secretRef": {"name": f"c{secret}"}, "sni": "backend.internal"}
     return {
@@ -286,7 +288,7 @@ changes = st.one_of(
     st.builds(
         lambda i, t, tier, sec, spec: (("Policy", i), _policy(i, t, tier, sec, spec)),
         small,
-        st.lists(st.tuples(st.sampled_from(["Service", "Backend"]), small), min_size=1, max_size=2),
+        st.lists(st.tuples(st.sampled_from(["Service", "Backend"]), small), max_size=2),
         st.none() | tiers,
         st.none() | st.integers(0, 1),
         small_specs,
@@ -394,3 +396,19 @@ def one(body: dict[str, Any]) -> KubeObject:
     assume(not loaded.problems)
     (obj,) = loaded.objects.values()
     return obj
+
+
+def test_a_service_leaving_a_selector_restates_only_its_own_ancestor() -> None:
+    """A policy selecting three Services by label: one relabelled out of it leaves the
+    policy's status with the other two, their entries the very ones they were."""
+    bodies = [_service(i, "front") for i in range(3)] + [_policy(0, [], "front", None, {})]
+    loaded = load([Document("property", body) for body in bodies], {})
+    relabelled = load([Document("property", _service(1, "back"))], {})
+    assert not loaded.problems and not relabelled.problems
+    translator, view = Translator(), Resources.of(loaded.objects.values())
+    (before,) = translator.translate(view).statuses.values()
+    after = translator.translate(view.replacing(relabelled.objects.values()))
+    (status,) = after.statuses.values()
+    assert [a.name for a in status.ancestors] == ["s0", "s2"]
+    assert status.ancestors[0] is before.ancestors[0] and status.ancestors[1] is before.ancestors[2]
+    assert after.changed is not None and after.changed[CLUSTER] == {"kube_prop_s1_8080"}

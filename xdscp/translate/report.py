@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from pydantic.alias_generators import to_camel
 
-from xdscp.model.backendconfigpolicy import BackendConfigPolicy
 from xdscp.model.resources import Key
-from xdscp.status import Accepted, AncestorStatus, Attached, PolicyStatus
+from xdscp.status import Accepted, AncestorStatus, Attached
 from xdscp.translate.attachment import Attachment, Target
 
 
-def policy_status(
-    key: Key,
-    policy: BackendConfigPolicy,
-    targets: Sequence[Target],
-    found: Sequence[Attachment | None],
-    said: Sequence[set[str] | None],
-) -> PolicyStatus:
-    """`found`: each target's attachment (None: no such target); `said`: what of the policy
-    was ignored on each (None: nothing)."""
-    ancestors = tuple(
-        _ancestor(target, key, attachment, warnings or set())
-        for target, attachment, warnings in zip(targets, found, said, strict=True)
-    )
-    return PolicyStatus(*key, policy.metadata.generation, ancestors)
-
-
-def _ancestor(
+def ancestor(
     target: Target, policy: Key, attachment: Attachment | None, warnings: set[str]
 ) -> AncestorStatus:
+    """What one policy does to one target (`attachment` None: no such target); `warnings`:
+    what of the policy was ignored there."""
+
     def status(
         accepted: Accepted, accepted_message: str, attached: Attached, attached_message: str
     ) -> AncestorStatus:

@@ -35,7 +35,7 @@ from xdscp.translate.multimap import relink
 from xdscp.translate.names import LOCAL_CLUSTER
 from xdscp.translate.outputs import TargetOutput, backend_output, secret_ref, service_output
 from xdscp.translate.policyindex import PolicyIndex
-from xdscp.translate.report import policy_status
+from xdscp.translate.report import ancestor
 from xdscp.translate.secrets import FIRST, Ledger, Memory, ca_name, certificate_name, sds_secrets
 from xdscp.translate.translation import DEFAULTS, Options, Selection, Translation
 
@@ -127,6 +127,7 @@ class _Step:
         self.sds_changed: set[str] = set()  # clusters whose SDS names changed
         self.dirty_outputs: set[Target] = set()
         self.dirty_statuses: set[Key] = set()
+        self.restated: set[Target] = set()  # targets whose attachment or warnings changed
 
     def run(self) -> tuple[Translation, _State]:
         state, new, first = self.state, self.new, self.state.serial == 0
@@ -230,6 +231,7 @@ class _Step:
                 del self.attachments[target]
             self.dirty_outputs.add(target)
             self.dirty_statuses.update(self.index.policies_on.get(target, ()))
+            self.restated.add(target)
             was, now = secret_ref(entry[1] if entry else None), secret_ref(attachment)
             if was != now:
                 for ref, linked in ((was, False), (now, True)):
@@ -303,6 +305,7 @@ class _Step:
             self.sds_changed.update(c.name for c in (*before.clusters, *after.clusters))
         if before.warnings != after.warnings:
             self.dirty_statuses.update(self.index.policies_on.get(target, ()))
+            self.restated.add(target)
 
     def _replace(
         self, url: str, before: list[Message], after: list[Message], name: Callable[..., str]
@@ -334,10 +337,17 @@ class _Step:
                     del statuses[key]
                     changed.add(key)
                 continue
-            targets = self.index.targets_of[key]
-            found = [self._attachment(t) for t in targets]
-            said = [self._warnings(t, key) for t in targets]
-            status = policy_status(key, policy, targets, found, said)
+            # A target whose attachment and warnings are as before keeps its ancestor status:
+            # a policy selecting thousands of Services is not restated on each when one changes.
+            old = self.state.index.targets_of.get(key, ())
+            kept = dict(zip(old, before.ancestors, strict=True)) if before is not None else {}
+            ancestors = tuple(
+                found
+                if target not in self.restated and (found := kept.get(target)) is not None
+                else ancestor(target, key, self._attachment(target), self._warnings(target, key))
+                for target in self.index.targets_of[key]
+            )
+            status = PolicyStatus(*key, policy.metadata.generation, ancestors)
             if status != before:
                 statuses[key] = status
                 changed.add(key)
@@ -347,9 +357,9 @@ class _Step:
         found = self.attachments.get(target)
         return found[1] if found is not None else None
 
-    def _warnings(self, target: Target, policy: Key) -> set[str] | None:
+    def _warnings(self, target: Target, policy: Key) -> set[str]:
         found = self.outputs.get(target)
-        return found[2].warnings.get(policy) if found is not None else None
+        return found[2].warnings.get(policy, set()) if found is not None else set()
 
     def _gateways(self, changes: frozenset[ObjectKey], by_kind: dict[str, list[Key]]) -> _Gateways:
         """The Gateways' listeners and routes, made again only when what they read changed."""
