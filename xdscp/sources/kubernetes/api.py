@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import urllib3
-from kubernetes import client
-from kubernetes.watch.watch import iter_resp_lines
+
+if TYPE_CHECKING:
+    from kubernetes import client
 
 log = logging.getLogger("xdscp.kubernetes")
 
@@ -37,7 +38,11 @@ class Api:
     """JSON in, JSON out, over one connection pool; safe to share between threads."""
 
     def __init__(self, configuration: client.Configuration, timeout: float = 10.0) -> None:
-        self._client = client.ApiClient(configuration)
+        # The client is imported only once an API server is to be called: it and what it
+        # brings are ~10 MB of a process that serves files.
+        from kubernetes.client import ApiClient
+
+        self._client = ApiClient(configuration)
         self._timeout = timeout
 
     def get(self, path: str, query: Query = ()) -> JSON:
@@ -64,6 +69,8 @@ class Api:
         if not 200 <= response.status < 300:
             _json(response)  # raises with the server's message
         raw = response.response
+        from kubernetes.watch.watch import iter_resp_lines
+
         try:
             for line in iter_resp_lines(raw):
                 if line:
@@ -94,11 +101,13 @@ class Api:
             body=body,
             auth_settings=["BearerToken"],
         )
+        from kubernetes.client import ApiException
+
         try:
             return self._client.call_api(
                 *request, _request_timeout=(self._timeout, read_timeout or self._timeout)
             )
-        except client.ApiException as err:  # TLS failures come as status 0
+        except ApiException as err:  # TLS failures come as status 0
             retry_after = _retry_after((err.headers or {}).get("Retry-After"))
             raise ApiError(err.status or 0, str(err.reason), retry_after) from err
         except (urllib3.exceptions.HTTPError, OSError) as err:

@@ -8,11 +8,13 @@ import secrets
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-
-from kubernetes import client, config
+from typing import TYPE_CHECKING
 
 from xdscp.errors import UserError
 from xdscp.sources.kubernetes.lease import LeaseConfig
+
+if TYPE_CHECKING:
+    from kubernetes import client
 
 log = logging.getLogger("xdscp.kubernetes")
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -47,6 +49,10 @@ def _pod_namespace() -> str:
 
 
 def client_configuration(kubeconfig: Path | None) -> client.Configuration:
+    # Imported here, as in api.py: the client and what it brings (requests, oauthlib, ...) are
+    # ~10 MB that serving files never needs.
+    from kubernetes import client, config
+
     configuration = client.Configuration()
     # No instant retries inside urllib3: every caller here backs off on its own.
     configuration.retries = False
