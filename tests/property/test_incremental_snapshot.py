@@ -3,7 +3,8 @@ afresh from the same translation: same names, bytes and versions (per resource, 
 overall), and so does every node group's snapshot cut from it. Translations are made by hand,
 as an incremental translator hands them over: an untouched resource keeps its very message
 object, and `changed` names exactly the ones touched (some steps say nothing, or name another
-base, so the full comparison is taken in between)."""
+base, so the full comparison is taken in between); and through the pipeline, with the
+translator's own translations."""
 
 from __future__ import annotations
 
@@ -15,13 +16,21 @@ from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
 from envoy.extensions.transport_sockets.tls.v3 import secret_pb2
 from google.protobuf.message import Message
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from tests.property.test_properties import changes, one
 from tests.unit.test_snapshot import without_nonce
+from xdscp.cache import SnapshotCache
+from xdscp.metrics import Metrics
+from xdscp.model.base import KubeObject
+from xdscp.model.resources import Resources
+from xdscp.pipeline import Pipeline
 from xdscp.resourcetypes import CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, SECRET
 from xdscp.snapshot import Groups, Snapshot, by_group
-from xdscp.translate import Selection, Translation
+from xdscp.sources import Update
+from xdscp.translate import Options, Selection, Translation, translate
+from xdscp.translate.secrets import FIRST
 
 NAMES = {t: [f"{t[-6:]}-{i}" for i in range(3)] for t in PUSH_ORDER}
 # The same names for clusters and their endpoints: an endpoint's version covers its cluster's.
@@ -108,9 +117,9 @@ def test_a_snapshot_built_from_the_last_one_equals_one_built_afresh(
     chosen: dict[str, Selection] = {g: dict.fromkeys(PUSH_ORDER) for g in GROUPS}
     previous: Snapshot | None = None
     groups = Groups()
-    for serial, (changes, regrouped, told) in enumerate(script, start=1):
+    for serial, (edited, regrouped, told) in enumerate(script, start=1):
         touched: dict[str, set[str]] = {t: set() for t in PUSH_ORDER}
-        for type_url, index, value in changes:
+        for type_url, index, value in edited:
             name = NAMES[type_url][index]
             if value is None:
                 tables[type_url].pop(name, None)
@@ -143,3 +152,35 @@ def test_a_snapshot_built_from_the_last_one_equals_one_built_afresh(
             if group_snapshot is not snapshot and group_snapshot is not before:
                 assert_changed_right(group_snapshot, before)
         previous, groups = snapshot, cut
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(changes, min_size=1, max_size=20))
+def test_the_pipeline_serves_what_snapshots_built_afresh_serve(
+    steps: list[tuple[tuple[str, int], dict[str, Any] | None]],
+) -> None:
+    """Through the translator's real changes (Services, slices, Nodes, Backends, Secrets,
+    policies, a Gateway and routes, one step at a time, as the sources make views), the
+    snapshot and every node group's served equal those built afresh from a translation made
+    afresh."""
+    pipeline = Pipeline(SnapshotCache(), Metrics(), Options())
+    resources, objects = Resources(), dict[tuple[str, int], KubeObject]()
+    fresh_memory = FIRST
+    for key, body in steps:
+        gone = objects.pop(key, None)
+        if body is not None:
+            objects[key] = one(body)
+        added = [objects[key]] if body is not None else []
+        removed = [(gone.KIND, *gone.key)] if gone is not None and not added else []
+        resources = resources.replacing(added, removed)
+        served = pipeline.apply(Update(resources, ()))
+        assume(served is not None and not served.stale)  # nothing Envoy would refuse
+        assert served is not None
+        afresh = translate(resources, last=fresh_memory)
+        fresh_memory = afresh.secret_memory
+        universe = Snapshot.build(afresh)
+        assert content(served.snapshot) == content(universe)
+        groups = by_group(universe, afresh, Groups())
+        assert set(served.groups) == set(groups)
+        for group, snapshot in served.groups.items():
+            assert content(snapshot) == content(groups[group]), group
