@@ -117,9 +117,9 @@ class _Update:
                 relink(self.selecting, key[0], key, True)
         else:
             self.targets_of.pop(key, None)
-        for target in set(was) - set(now):
+        for target in set(was).difference(now) if was else ():
             relink(self.policies_on, target, key, False)
-        for target in set(now) - set(was):
+        for target in set(now).difference(was) if was else now:
             relink(self.policies_on, target, key, True)
         self.touched.targets.update(was, now)  # a changed policy merges anew on each
         self.touched.policies.add(key)
@@ -158,6 +158,8 @@ class _Update:
 
     def _targets(self, policy: BackendConfigPolicy, resources: Resources) -> tuple[Target, ...]:
         """What the policy names, and what its selectors pick of its namespace's objects."""
+        if not policy.spec.target_selectors:
+            return tuple(sorted(referenced(policy)))
         namespace = policy.metadata.namespace
         kinds = {(s.group, s.kind) for s in policy.spec.target_selectors or ()}
         candidates = (

@@ -11,6 +11,7 @@ as it was: the next one starts from the last that succeeded.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ from xdscp.translate.report import ancestor
 from xdscp.translate.secrets import FIRST, Ledger, Memory, ca_name, certificate_name, sds_secrets
 from xdscp.translate.translation import DEFAULTS, Options, Selection, Translation
 
+_NAME = operator.attrgetter("name")
+_CLUSTER_NAME = operator.attrgetter("cluster_name")
+_NOTHING = TargetOutput()  # what a target that is not there translates to (never changed)
 # Unique across translators, so a snapshot built from one translator's output is never taken
 # for the base of another's.
 _serials = itertools.count(1)
@@ -290,17 +294,14 @@ class _Step:
             return
         else:
             del self.outputs[target]
-        before = entry[2] if entry is not None else TargetOutput()
-        after = result if result is not None else TargetOutput()
-        self._replace(CLUSTER, before.clusters, after.clusters, lambda c: c.name)
-        self._replace(
-            ENDPOINT, before.load_assignments, after.load_assignments, lambda a: a.cluster_name
-        )
-        for cluster in before.clusters:
+        before = entry[2] if entry is not None else _NOTHING
+        after = result if result is not None else _NOTHING
+        self._replace(CLUSTER, before.clusters, after.clusters, _NAME)
+        self._replace(ENDPOINT, before.load_assignments, after.load_assignments, _CLUSTER_NAME)
+        for cluster in before.clusters if before.sds_names else ():
             self.sds_names.pop(cluster.name, None)
-        for cluster in after.clusters:
-            if after.sds_names:
-                self.sds_names[cluster.name] = after.sds_names
+        for cluster in after.clusters if after.sds_names else ():
+            self.sds_names[cluster.name] = after.sds_names
         if before.sds_names != after.sds_names:
             self.sds_changed.update(c.name for c in (*before.clusters, *after.clusters))
         if before.warnings != after.warnings:
@@ -310,8 +311,7 @@ class _Step:
     def _replace(
         self, url: str, before: list[Message], after: list[Message], name: Callable[..., str]
     ) -> None:
-        gone = {name(m) for m in before} - {name(m) for m in after}
-        for each in gone:
+        for each in set(map(name, before)).difference(map(name, after)) if before else ():
             self._set(url, each, None)
         for message in after:
             self._set(url, name(message), message)
