@@ -84,7 +84,7 @@ def run_snapshot(n: int) -> dict[str, Any]:
 
 
 def _matches_floor(n: int, snapshot: Snapshot) -> bool:
-    ours = [r.body for t in (CLUSTER, ENDPOINT) for r in snapshot.resources[t].values()]
+    ours = [r.body for t in (CLUSTER, ENDPOINT) for _, r in sorted(snapshot.resources[t].items())]
     return ours == floor.with_endpoints(n)
 
 

@@ -17,7 +17,7 @@ import hashlib
 import itertools
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import immutables
@@ -34,31 +34,44 @@ def digest(*parts: bytes) -> str:
     return hashlib.blake2b(b"\0".join(parts), digest_size=8).hexdigest()
 
 
-@dataclass(frozen=True, eq=False)
 class Resource:
-    """One resource of one type at one version, with its wire forms built once."""
+    """One resource of one type at one version, built once and shared by every snapshot and
+    stream holding it. Kept in one wire form, the delta `Resource` message (version,
+    Any(type_url, body), name), which holds the other two: the Any a SotW response carries,
+    and the body (the Envoy message, serialized deterministically)."""
 
-    type_url: str
-    name: str
-    version: str
-    body: bytes  # deterministic serialization of the Envoy message
-    # What it was built from (the message, and its parent's Resource): when the translator
-    # hands over the very same objects again, nothing is serialized or hashed again.
-    sources: tuple[object, ...] = field(default=(), compare=False, repr=False)
+    __slots__ = ("_any", "_body", "delta", "mark", "name", "sources", "type_url", "version")
 
-    @cached_property
+    def __init__(
+        self,
+        type_url: str,
+        name: str,
+        version: str,
+        body: bytes,
+        sources: tuple[object, ...] = (),
+    ) -> None:
+        self.type_url, self.name, self.version = type_url, name, version
+        any_bytes = wire.any_message(type_url, body)
+        self.delta = wire.delta_resource(name, version, any_bytes)
+        end = wire.any_end(self.delta, name)
+        self._any, self._body = (end - len(any_bytes), end), (end - len(body), end)
+        # This name at this version as a 64-bit number: a table's version is their sum.
+        named = hashlib.blake2b(f"{name}={version}".encode(), digest_size=8)
+        self.mark = int.from_bytes(named.digest(), "big")
+        # What it was built from (the message, and its parent's Resource): when the translator
+        # hands over the very same objects again, nothing is serialized or hashed again.
+        self.sources = sources
+
+    @property
     def any(self) -> bytes:
-        return wire.any_message(self.type_url, self.body)
+        return self.delta[slice(*self._any)]
 
-    @cached_property
-    def delta(self) -> bytes:
-        return wire.delta_resource(self.name, self.version, self.any)
+    @property
+    def body(self) -> bytes:
+        return self.delta[slice(*self._body)]
 
-    @cached_property
-    def mark(self) -> int:
-        """This name at this version as a 64-bit number: a table's version is their sum."""
-        named = hashlib.blake2b(f"{self.name}={self.version}".encode(), digest_size=8)
-        return int.from_bytes(named.digest(), "big")
+    def __repr__(self) -> str:
+        return f"Resource({self.type_url!r}, {self.name!r}, {self.version!r})"
 
 
 Table = immutables.Map[str, Resource]

@@ -39,6 +39,12 @@ def delta_resource(name: str, version: str, any_bytes: bytes) -> bytes:
     return text(1, version) + field(2, any_bytes) + text(3, name)
 
 
+def any_end(resource: bytes, name: str) -> int:
+    """Where the Any ends in a `delta_resource` of `name` (its name follows it), and with it
+    the Any's value: an Any and its value are slices of the one resource's bytes."""
+    return len(resource) - len(text(3, name))
+
+
 def discovery_response(version: str, any_resources: Iterable[bytes], type_url: str) -> bytes:
     """DiscoveryResponse without its nonce {version_info = 1; resources = 2; type_url = 4}."""
     return text(1, version) + b"".join(field(2, r) for r in any_resources) + text(4, type_url)

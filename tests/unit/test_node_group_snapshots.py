@@ -148,7 +148,7 @@ def test_a_resource_shared_by_groups_is_serialized_once() -> None:
     assert public is not None and internal is not None
     name = "kube_apps_httpbin_80"
     assert public.resources[CLUSTER][name] is internal.resources[CLUSTER][name]
-    assert public.resources[CLUSTER][name].any is internal.resources[CLUSTER][name].any
+    assert public.resources[CLUSTER][name].delta is internal.resources[CLUSTER][name].delta
 
 
 def test_a_route_change_wakes_only_its_gateways_group() -> None:
