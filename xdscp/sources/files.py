@@ -250,7 +250,7 @@ class FileSource:
         async for batch in awatch(
             *sorted(set(targets.values())),
             debounce=debounce_ms,
-            step=5,
+            step=2,
             rust_timeout=TICK_MS,
             yield_on_timeout=True,
             recursive=True,
@@ -286,9 +286,16 @@ class FileSource:
         known = self._files.keys()
         if not all(root.exists() for root in self.paths):
             return False  # a missing root keeps its objects, which only a full read knows
+
+        def held_nothing(gone: Path) -> bool:
+            # A path gone that held no file of ours. A hidden one (an atomic save's temporary
+            # file, renamed away) never could: only its name is looked at, not every file.
+            hidden = gone.name.startswith(".")
+            return hidden or not any(k.is_relative_to(gone) for k in known)
+
         return all(
             not (p.is_symlink() or p.is_dir() or any(part.startswith("..") for part in p.parts))
-            and (p.exists() or p in known or not any(k.is_relative_to(p) for k in known))
+            and (p.exists() or p in known or held_nothing(p))
             and any(p == root or p.is_relative_to(root) for root in self.paths)
             for p in changed
         )
