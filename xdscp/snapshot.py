@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import weakref
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -317,17 +318,46 @@ def _patched(
 
 class Groups(dict[str, Snapshot]):
     """Each node group's snapshot, and what the next cut starts from: the universe they were
-    cut from (its serial) and the selection each group was cut with."""
+    cut from (its serial), the selection each group was cut with, and which groups select
+    each name."""
 
     def __init__(
         self,
         snapshots: Mapping[str, Snapshot] | None = None,
         universe: Snapshot | None = None,
         selections: Mapping[str, Selection] | None = None,
+        index: _Index | None = None,
     ) -> None:
         super().__init__(snapshots or {})
         self.universe = universe.serial if universe else None
         self.selections = selections or {}
+        self.index = index
+
+
+class _Index:
+    """Which groups select each name, by type, and which select every name of a type: the
+    groups a change concerns, found from the names it changed."""
+
+    def __init__(self, selections: Mapping[str, Selection]) -> None:
+        self.naming: dict[str, dict[str, list[str]]] = {t: defaultdict(list) for t in PUSH_ORDER}
+        self.every: dict[str, list[str]] = {t: [] for t in PUSH_ORDER}
+        for group, selection in selections.items():
+            for type_url in PUSH_ORDER:
+                names = selection.get(type_url, _NONE)
+                if names is None:
+                    self.every[type_url].append(group)
+                for name in names or ():
+                    self.naming[type_url][name].append(group)
+
+    def concerned(self, changed: Mapping[str, frozenset[str]]) -> set[str]:
+        found: set[str] = set()
+        for type_url, names in changed.items():
+            if names:
+                found.update(self.every[type_url])
+                naming = self.naming[type_url]
+                for name in names:
+                    found.update(naming.get(name, ()))
+        return found
 
 
 _EVERYTHING: Selection = dict.fromkeys(PUSH_ORDER)
@@ -338,11 +368,21 @@ def by_group(universe: Snapshot, translation: Translation, previous: Groups) -> 
 
     A group's snapshot is its last one with the names `universe` changed within its selection
     (and those its selection gained or lost); one none of whose resources changed keeps that
-    snapshot, responses and all; one served everything is served `universe` itself.
+    snapshot, responses and all; one served everything is served `universe` itself. While no
+    group's selection changes, only the groups selecting a changed name are looked at.
     """
-    if translation.groups is None:
+    selections = translation.groups
+    if selections is None:
         return Groups({UNNAMED: universe}, universe, {UNNAMED: _EVERYTHING})
-    in_step = universe.changed is not None and universe.base_serial == previous.universe
+    changed = universe.changed
+    in_step = changed is not None and universe.base_serial == previous.universe
+    index = previous.index
+    if changed is not None and in_step and selections is previous.selections and index is not None:
+        snapshots = dict(previous)
+        for group in index.concerned(changed):
+            selection = selections[group]
+            snapshots[group] = _select(universe, selection, previous[group], selection)
+        return Groups(snapshots, universe, selections, index)
     return Groups(
         {
             group: _select(
@@ -351,10 +391,11 @@ def by_group(universe: Snapshot, translation: Translation, previous: Groups) -> 
                 previous.get(group),
                 previous.selections.get(group) if in_step else None,
             )
-            for group, selection in translation.groups.items()
+            for group, selection in selections.items()
         },
         universe,
-        translation.groups,
+        selections,
+        _Index(selections),
     )
 
 

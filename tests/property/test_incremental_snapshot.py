@@ -126,15 +126,15 @@ def test_a_snapshot_built_from_the_last_one_equals_one_built_afresh(
             else:
                 tables[type_url][name] = message(type_url, name, value)
             touched[type_url].add(name)
-        for group, selection in regrouped.items():
-            if selection is not None:
-                chosen[group] = selection
+        if any(selection is not None for selection in regrouped.values()):
+            # Another selections' object: the translator keeps the very same one otherwise.
+            chosen = {**chosen, **{g: s for g, s in regrouped.items() if s is not None}}
         translation = Translation(
             resources={t: dict(table) for t, table in tables.items()},
             serial=serial,
             base={"another base": serial - 2, "unknown": None}.get(told, serial - 1),
             changed=None if told == "unknown" else {t: frozenset(n) for t, n in touched.items()},
-            groups=dict(chosen),
+            groups=chosen,
         )
         snapshot = Snapshot.build(translation, previous)
         afresh = Snapshot.build(translation)
