@@ -17,9 +17,18 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import immutables
 from watchfiles import awatch
@@ -80,7 +89,7 @@ class FileSource:
     def rescan(self) -> Update | None:
         """Every file looked at again, read only if its stat changed: a new view if anything
         did (None if nothing), whatever the watcher reported."""
-        return self.rescanned(stat_changes(self.paths, dict(self._files)))
+        return self.rescanned(_finish(stat_changes(self.paths, self._files)))
 
     def rescanned(self, changed: set[Path] | None) -> Update | None:
         """The view once `stat_changes` found these files changed (read as the watcher's
@@ -224,11 +233,10 @@ class FileSource:
                             yield self.load(())
                         elif time.monotonic() >= next_rescan:
                             next_rescan = time.monotonic() + RESCAN_SECONDS
-                            # Statting every file takes a while (150 ms at 10,000): in a
-                            # thread, so the event loop serves on meanwhile.
-                            changes = await asyncio.to_thread(
-                                stat_changes, self.paths, dict(self._files)
-                            )
+                            # Statting every file takes a while (~80 ms at 10,000): on the
+                            # loop, a step at a time, so no change waits behind it. (In a
+                            # thread, its Python held the GIL from the loop in 5 ms slices.)
+                            changes = await _stepped(stat_changes(self.paths, self._files))
                             if (found := self.rescanned(changes)) is not None:
                                 log.info("found a change no event reported; serving it")
                                 yield found
@@ -326,30 +334,80 @@ class FileSource:
         return dict(sorted(files.items()))
 
 
-def stat_changes(roots: Iterable[Path], files: Mapping[Path, LoadedFile]) -> set[Path] | None:
+def stat_changes(
+    roots: Iterable[Path], files: Mapping[Path, LoadedFile]
+) -> Steps[set[Path] | None]:
     """The files under `roots` whose stat is not the one they were read with (`files`), those
     new and those gone: what a rescan reads. None when a root is missing: only a full read
-    says what is kept then. Touches nothing but the file system (it runs in a thread)."""
+    says what is kept then. Yields every STEP files (see `_stepped`)."""
     found: set[Path] = set()
     changed: set[Path] = set()
     for root in roots:
         if root.is_dir():
-            listed = _listed(root)
+            listed: Iterable[Path] = _walk(root)
         elif root.exists():
             listed = [root]
         else:
             return None
-        for path in listed:
+        for count, path in enumerate(listed, 1):
             found.add(path)
             known = files.get(path)
             if known is None or signature_of(path) != known.signature:
                 changed.add(path)
+            if count % STEP == 0:
+                yield
     return changed | (files.keys() - found)
+
+
+# Files looked at between two turns of the event loop in a rescan (~2 ms).
+STEP = 256
+T = TypeVar("T")
+Steps = Generator[None, None, T]
+
+
+async def _stepped(steps: Steps[T]) -> T:
+    """Run `steps` on the event loop, letting it turn between steps."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        await asyncio.sleep(0)
+
+
+def _finish(steps: Steps[T]) -> T:
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            result: T = done.value
+            return result
 
 
 def _listed(root: Path) -> list[Path]:
     """The files under a directory that are read, in order."""
-    return sorted(p for p in root.rglob("*") if _visible(p, root) and p.is_file())
+    return sorted(_walk(root))
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """The files under a directory that are read (as `_visible` says), found with scandir: a
+    tenth of rglob's cost. Links to files count; links to directories are not followed."""
+    pending = [root]
+    while pending:
+        directory = pending.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue  # gone since it was listed
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = directory / entry.name
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(path)
+            elif path.suffix in SUFFIXES and entry.is_file():
+                yield path
 
 
 def _identity(root: Path) -> Identity:
