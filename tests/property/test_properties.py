@@ -15,13 +15,15 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.envoy_validate import as_static, envoy_validate
+from tests.gatewaylab import gateway_class
 from xdscp import render
+from xdscp.gatewaystatus import CONTROLLER
 from xdscp.model.base import KubeObject
 from xdscp.model.duration import Duration
 from xdscp.model.load import Document, load
 from xdscp.model.resources import Resources
 from xdscp.resourcetypes import CLUSTER
-from xdscp.translate import Translation, Translator, translate
+from xdscp.translate import Options, Translation, Translator, translate
 from xdscp.translate.secrets import FIRST
 
 INT32 = 2**31 - 1
@@ -268,7 +270,17 @@ def _route(i: int, service: int, backend: int | None) -> dict[str, Any]:
     }
 
 
-KINDS = ["Service", "EndpointSlice", "Node", "Backend", "Secret", "Policy", "Gateway", "HTTPRoute"]
+KINDS = [
+    "Service",
+    "EndpointSlice",
+    "Node",
+    "Backend",
+    "Secret",
+    "Policy",
+    "Gateway",
+    "HTTPRoute",
+    "GatewayClass",
+]
 small = st.integers(0, 2)
 tiers = st.sampled_from(["front", "back"])
 small_specs = optional_keys(
@@ -300,6 +312,10 @@ changes = st.one_of(
         small,
         st.none() | st.integers(0, 1),
     ),
+    st.builds(
+        lambda c: (("GatewayClass", 0), gateway_class("kgateway", c)),
+        st.sampled_from([CONTROLLER, "example.com/other"]),
+    ),
     st.builds(lambda kind, i: ((kind, i), None), st.sampled_from(KINDS), small),
 )
 
@@ -326,17 +342,24 @@ def _says_what_changed(before: Translation, after: Translation) -> None:
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(changes, min_size=1, max_size=25), st.integers(0, 3))
+@given(
+    st.lists(changes, min_size=1, max_size=25),
+    st.integers(0, 3),
+    # As files are served, and as Kubernetes is (with the proxies' Service as local cluster).
+    st.sampled_from(
+        [Options(), Options(local_cluster=(NAMESPACE, "s0"), undeclared_classes=False)]
+    ),
+)
 def test_translating_incrementally_gives_what_translating_afresh_gives(
-    steps: list[tuple[tuple[str, int], dict[str, Any] | None]], restart: int
+    steps: list[tuple[tuple[str, int], dict[str, Any] | None]], restart: int, options: Options
 ) -> None:
     """Services, slices, Nodes, Backends, Secrets, policies (by reference and by selector,
-    with and without a Secret), a Gateway and routes change, appear and go one step at a time,
-    each view made from the one before as the sources make it; objects that do not change keep
-    their identity. The translator kept across the steps gives what a translation afresh gives
-    (with the Secrets an afresh chain served before: a Secret turned bad keeps its last good
-    contents), and says what changed."""
-    translator = Translator()
+    with and without a Secret), a GatewayClass, a Gateway and routes change, appear and go one
+    step at a time, each view made from the one before as the sources make it; objects that do
+    not change keep their identity. The translator kept across the steps gives what a
+    translation afresh gives (with the Secrets an afresh chain served before: a Secret turned
+    bad keeps its last good contents), and says what changed."""
+    translator = Translator(options)
     resources = Resources()
     objects: dict[tuple[str, int], KubeObject] = {}
     fresh_memory = FIRST
@@ -355,7 +378,7 @@ def test_translating_incrementally_gives_what_translating_afresh_gives(
             else resources.replacing(added, () if added else removed)
         )
         incremental = translator.translate(resources)
-        afresh = translate(resources, last=fresh_memory)
+        afresh = translate(resources, options, fresh_memory)
         fresh_memory = afresh.secret_memory
         _same_translation(incremental, afresh)
         if before is not None:
