@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xdscp import looplag, render, statustable
+from xdscp import heap, looplag, render, statustable
 from xdscp.cache import SnapshotCache
 from xdscp.envoyrules import violations
 from xdscp.errors import UserError
@@ -167,6 +167,7 @@ def _publish(served: Served | None, sinks: list[Sink]) -> None:
         return  # nothing served yet: translating the first view failed
     for sink in sinks:
         sink.publish(served.findings)
+    heap.settle(served)
 
 
 def load(paths: tuple[Path, ...]) -> Update:

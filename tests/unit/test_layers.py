@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("translate",),
     ("snapshot", "render"),
     ("cache", "served", "quarantine"),
-    ("sources", "server"),
+    ("sources", "server", "heap"),
     ("pipeline",),
     ("app",),
     ("demo",),
