@@ -21,7 +21,9 @@ from xdscp.model.problems import Problem
 from xdscp.model.resources import ObjectKey
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
-Signature = tuple[int, int, int, int, int]  # device, inode, size, mtime, ctime (ns)
+# A file's device, inode, size, mtime and ctime (ns) as one number: kept per file, the five
+# as a tuple of large ints were ~240 bytes a file.
+Signature = int
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -36,13 +38,13 @@ _Loader.add_implicit_resolver(
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class LoadedFile:
     # What the content was, not the content: holding every file's bytes (7 MB at 10,000
     # files) also kept the heap around them from being returned (~39 MB of RSS).
     digest: bytes = b""
     objects: dict[ObjectKey, KubeObject] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
+    problems: tuple[Problem, ...] = ()
     signature: Signature | None = None  # the file's stat when it was read
 
 
@@ -53,7 +55,7 @@ def read(path: Path, previous: LoadedFile, trust_stat: bool = False) -> LoadedFi
 
     def keeping(message: str, digest: bytes = previous.digest) -> LoadedFile:
         message = f"{message}; keeping its last good objects"
-        return LoadedFile(digest, previous.objects, [file_problem(path, message)], signature)
+        return LoadedFile(digest, previous.objects, (file_problem(path, message),), signature)
 
     if trust_stat and signature is not None and signature == previous.signature:
         return previous
@@ -73,7 +75,7 @@ def read(path: Path, previous: LoadedFile, trust_stat: bool = False) -> LoadedFi
     except yaml.YAMLError as err:
         return keeping(f"invalid YAML ({_where(err)})", digest)
     loaded = load((Document(str(path), body) for body in bodies), previous.objects)
-    return LoadedFile(digest, loaded.objects, loaded.problems, signature)
+    return LoadedFile(digest, loaded.objects, tuple(loaded.problems), signature)
 
 
 class _Refused(Exception):
@@ -102,7 +104,7 @@ def signature_of(path: Path) -> Signature | None:
         info = path.stat()
     except OSError:
         return None
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    return hash((info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
 
 
 def file_problem(path: Path, message: str) -> Problem:
