@@ -138,9 +138,9 @@ class DeltaStream(StreamBase):
                 responses += self._respond(type_url, sub, snapshot, only(type_url), removals=True)
         self._synced = snapshot.version
         for type_url, sub in self.subscriptions.items():
-            _rebase(sub, snapshot.resources[type_url])
             if sub.names:
                 self._share(type_url, _names(sub), snapshot)
+            _rebase(sub, snapshot.resources[type_url])
         return responses
 
     def _answer(
@@ -261,8 +261,8 @@ def _covers(scope: AbstractSet[str], table: Mapping[str, Resource]) -> bool:
     """Whether `scope` names every resource of a table that has some."""
     if not 0 < len(table) <= len(scope):
         return False
-    if isinstance(scope, Names) and scope.is_exactly(table):
-        return True
+    if isinstance(scope, Names) and scope.base is table:
+        return not scope.removed  # without looking at any name
     if isinstance(scope, set | frozenset):
         return scope.issuperset(table)  # a C loop
     return all(n in scope for n in table)
@@ -279,5 +279,8 @@ def _rebase(subscription: Subscription, table: Mapping[str, Resource]) -> None:
         # as good as one never held.
         subscription.known = Held(table)
     elif len(known.own) > _REBASE_AFTER and _covers(subscription.names, table):
-        gone = (n for n in subscription.names if n not in table)
+        names = subscription.names
+        # Names sharing the table are outside it only where they differ from it.
+        outside = names.added if isinstance(names, Names) and names.base is table else names
+        gone = (n for n in outside if n not in table)
         subscription.known = Held(table, {n: "" for n in gone if known.get(n) == ""})
