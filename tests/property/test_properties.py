@@ -182,19 +182,22 @@ def _service(i: int, tier: str) -> dict[str, Any]:
     }
 
 
-def _slice(i: int, service: int, address: int, node: int) -> dict[str, Any]:
+def _slice(i: int, service: int, address: int, node: int, zone: str | None) -> dict[str, Any]:
+    endpoint = {"addresses": [f"10.0.0.{address}"], "nodeName": f"n{node}"}
+    if zone is not None:
+        endpoint["zone"] = zone
     return {
         "apiVersion": "discovery.k8s.io/v1",
         "kind": "EndpointSlice",
         "metadata": _meta(f"e{i}", **{"kubernetes.io/service-name": f"s{service}"}),
         "addressType": "IPv4",
         "ports": [{"name": "http", "port": 8080}],
-        "endpoints": [{"addresses": [f"10.0.0.{address}"], "nodeName": f"n{node}"}],
+        "endpoints": [endpoint],
     }
 
 
-def _node(i: int, zone: str) -> dict[str, Any]:
-    labels = {"topology.kubernetes.io/zone": zone, "topology.kubernetes.io/region": "r"}
+def _node(i: int, zone: str, region: str) -> dict[str, Any]:
+    labels = {"topology.kubernetes.io/zone": zone, "topology.kubernetes.io/region": region}
     return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"n{i}", "labels": labels}}
 
 
@@ -292,9 +295,19 @@ small_specs = optional_keys(
 changes = st.one_of(
     st.builds(lambda i, t: (("Service", i), _service(i, t)), small, tiers),
     st.builds(
-        lambda i, s, a, n: (("EndpointSlice", i), _slice(i, s, a, n)), small, small, small, small
+        lambda i, s, a, n, z: (("EndpointSlice", i), _slice(i, s, a, n, z)),
+        small,
+        small,
+        small,
+        small,  # n2 is never a Node
+        st.none() | st.sampled_from("ab"),
     ),
-    st.builds(lambda i, z: (("Node", i), _node(i, z)), st.integers(0, 1), st.sampled_from("ab")),
+    st.builds(
+        lambda i, z, r: (("Node", i), _node(i, z, r)),
+        st.integers(0, 1),
+        st.sampled_from("ab"),
+        st.sampled_from(["r", "s", ""]),
+    ),
     st.builds(lambda i, h: (("Backend", i), _backend(i, h)), st.integers(0, 1), small),
     st.builds(lambda i, g: (("Secret", i), _secret(i, g)), st.integers(0, 1), st.booleans()),
     st.builds(

@@ -46,6 +46,23 @@ class Topology:
         # A zone lies in one region; should Nodes disagree, the first name wins, every time.
         self._regions = {zone: min(names) for zone, names in regions.items()}
 
+    def moved(self, before: Topology) -> set[Place]:
+        """Where endpoints may have another locality than under `before`: each Node added,
+        removed or relabelled, and each zone given another region (with its Nodes)."""
+        nodes = {
+            name
+            for name in self._nodes.keys() | before._nodes.keys()
+            if self._nodes.get(name) is not before._nodes.get(name)
+        }
+        zones = {
+            zone
+            for zone in self._regions.keys() | before._regions.keys()
+            if self._regions.get(zone) != before._regions.get(zone)
+        }
+        for topology in (self, before):
+            nodes.update(n for n, node in topology._nodes.items() if node.label(ZONE) in zones)
+        return {("node", n) for n in nodes} | {("zone", z) for z in zones}
+
     def locality(self, endpoint: Endpoint) -> Locality:
         node = self._nodes.get(endpoint.node_name or "")
         zone = endpoint.zone or (node.label(ZONE) if node else "")
@@ -54,6 +71,19 @@ class Topology:
 
 
 NO_NODES = Topology({})
+# What an endpoint's locality depends on: its Node ("node", name), its zone ("zone", zone).
+Place = tuple[str, str]
+
+
+def places(endpoint_slice: EndpointSlice) -> set[Place]:
+    """The Nodes and zones the slice's endpoints name."""
+    found: set[Place] = set()
+    for endpoint in endpoint_slice.endpoints:
+        if endpoint.node_name:
+            found.add(("node", endpoint.node_name))
+        if endpoint.zone:
+            found.add(("zone", endpoint.zone))
+    return found
 
 
 def load_assignment(

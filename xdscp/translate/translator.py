@@ -28,7 +28,7 @@ from xdscp.resourcetypes import CLUSTER, ENDPOINT, LISTENER, REGISTRY, ROUTE, SE
 from xdscp.status import FieldOrigin, PolicyStatus
 from xdscp.translate.attachment import BACKEND, SERVICE, Attachment, Target, lookup, merge
 from xdscp.translate.classes import Sorted, sort_gateways
-from xdscp.translate.endpoints import NO_NODES, Topology
+from xdscp.translate.endpoints import NO_NODES, Place, Topology, places
 from xdscp.translate.listeners import GatewayOutput, GatewayParts, translate_gateways
 from xdscp.translate.localcluster import local_assignment
 from xdscp.translate.memo import same_objects
@@ -69,9 +69,9 @@ class _State:
     serial: int = 0
     resources: Resources = field(default_factory=Resources)
     index: PolicyIndex = field(default_factory=PolicyIndex)
-    slices_of: Map[Key, frozenset[Key]] = field(
-        default_factory=Map
-    )  # Service -> its EndpointSlices
+    slices_of: Map[Key, frozenset[Key]] = field(default_factory=Map)  # Service -> its slices
+    # Node or zone -> the EndpointSlices with endpoints there.
+    placed: Map[Place, frozenset[Key]] = field(default_factory=Map)
     # Target -> (the policies merged, oldest first by key, and their attachment).
     attachments: Map[Target, tuple[tuple[BackendConfigPolicy, ...], Attachment]] = field(
         default_factory=Map
@@ -143,12 +143,15 @@ class _Step:
         self.index = index
         self.dirty_statuses |= touched.policies
         self.dirty_outputs |= touched.targets  # added, changed or removed
-        slices_of, sliced = self._slices(by_kind["EndpointSlice"])
+        sliced = self._slices(by_kind["EndpointSlice"])
         topology = state.topology
-        if by_kind["Node"] or first:
+        if first:
             topology = Topology(new.nodes)
-            sliced.update(new.services)  # where every endpoint runs may have changed
-        self.topology, self.slices_of = topology, slices_of
+            sliced.update(new.services)
+        elif by_kind["Node"]:
+            topology = Topology(new.nodes)
+            sliced |= self._moved(topology)
+        self.topology = topology
         self.dirty_outputs.update(Target(*SERVICE, *key) for key in sliced)
         refs = self._attach(touched.targets)
         ledger, resolved, stale = state.ledger.update(refs, new.secrets, by_kind["Secret"])
@@ -185,7 +188,8 @@ class _Step:
             serial,
             new,
             index,
-            slices_of,
+            self.slices_of,
+            self.placed,
             self.attachments.finish(),
             self.tls.finish(),
             ledger,
@@ -200,11 +204,12 @@ class _Step:
         )
         return translation, after
 
-    def _slices(self, changed: list[Key]) -> tuple[Map[Key, frozenset[Key]], set[Key]]:
-        """Service -> its EndpointSlices after `changed`, and the Services whose slices
-        changed (a slice names its Service by label, which may change too)."""
+    def _slices(self, changed: list[Key]) -> set[Key]:
+        """Bring Service -> its EndpointSlices and place -> the slices there up to date with
+        the `changed` slices; returns the Services whose slices changed (a slice names its
+        Service by label, which may change too)."""
         services: set[Key] = set()
-        slices_of = self.state.slices_of.mutate()
+        slices_of, placed = self.state.slices_of.mutate(), self.state.placed.mutate()
         for key in changed:
             for table, linked in ((self.old, False), (self.new, True)):
                 found = table.endpoint_slices.get(key)
@@ -213,7 +218,20 @@ class _Step:
                 service = (key[0], found.service_name)
                 services.add(service)
                 relink(slices_of, service, key, linked)
-        return slices_of.finish(), services
+                for place in places(found):
+                    relink(placed, place, key, linked)
+        self.slices_of, self.placed = slices_of.finish(), placed.finish()
+        return services
+
+    def _moved(self, topology: Topology) -> set[Key]:
+        """The Services with endpoints where the Nodes changed (their localities may have)."""
+        found = set()
+        for place in topology.moved(self.state.topology):
+            for key in self.placed.get(place, ()):
+                service = self.new.endpoint_slices[key].service_name
+                if service:  # always: only a Service's slices are placed
+                    found.add((key[0], service))
+        return found
 
     def _attach(self, targets: Iterable[Target]) -> dict[Key, Key | None]:
         """Merge again what the policies on `targets` give; returns the tls policies whose
