@@ -648,6 +648,35 @@ def test_only_the_bodies_of_kinds_whose_status_is_written_are_kept() -> None:
     assert store.update().resources.services[("ns", "a")].spec.ports[0].port == 9000
 
 
+def test_a_relist_names_the_unchanged_objects_of_kinds_whose_bodies_are_not_kept() -> None:
+    """A Service listed again at the version handed on is dropped as soon as parsed: only its
+    name goes on, and the store keeps what it holds (a relist of 10,000 unchanged Services holds
+    no second copy of them)."""
+    gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410}}
+    events, _ = reflect(
+        [
+            page("7", service("a", version="5"), service("b", version="5"), service("c")),
+            [gone],
+            page("9", service("a", version="5"), service("b", version="8", port=9000)),
+        ]
+    )
+    first, second = (e for e in events if isinstance(e, Listed))
+    assert [o["metadata"]["name"] for o in second.objects] == ["b"]
+    assert second.unchanged == {("ns", "a")}
+
+    scope = Scope(SERVICES, None)
+    store = Store([scope])
+    store.apply(first)
+    held = store.update().resources.services
+    store.changed.clear()
+    store.apply(second)
+    after = store.update().resources.services
+    assert store.changed.is_set()
+    assert after[("ns", "a")] is held[("ns", "a")]  # kept as it was, never validated again
+    assert after[("ns", "b")].spec.ports[0].port == 9000
+    assert ("ns", "c") not in after  # neither listed nor named: gone
+
+
 class Body(dict[str, Any]):
     """A body that can be looked after (a dict cannot be referred to weakly)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -52,6 +53,9 @@ class Scope:
 class Listed:
     scope: Scope
     objects: tuple[JSON, ...]
+    # Listed too, the same version as last handed on: of a kind whose bodies the store does not
+    # keep, only the names (namespace, name) are handed on again.
+    unchanged: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -112,11 +116,15 @@ class Reflector:
     ) -> None:
         self.api, self.scope, self._emit, self._stop, self.timing = api, scope, emit, stop, timing
         self._went_without = False
-        # What was last handed on, by name, of a kind whose bodies the store keeps (its status
-        # is written): a relist hands on these very objects where the server's copy is the
-        # same, so a relist of 10,000 unchanged objects never holds a second copy of each
-        # (memory freed after such a peak is seldom given back).
+        # What was last handed on, by name. Of a kind whose bodies the store keeps (its status
+        # is written), the body: a relist hands on these very objects where the server's copy
+        # is the same. Of the others, the resourceVersion: a relist drops an unchanged body as
+        # soon as it is parsed and names it (`Listed.unchanged`). Either way a relist of
+        # 10,000 unchanged objects never holds a second copy of each (memory freed after such
+        # a peak is seldom given back).
         self._held: dict[tuple[str, str], JSON] = {}
+        self._versions: dict[tuple[str, str], str] = {}
+        self._whole = scope.resource in WITH_STATUS
 
     def run(self) -> None:
         """List, then watch from the list's resourceVersion, until `stop` is set."""
@@ -153,11 +161,13 @@ class Reflector:
                 UNAVAILABLE[status],
                 self.timing.optional_retry,
             )
+            self._held, self._versions = {}, {}
             self._emit(Listed(self.scope, ()))
         self._stop.wait(self.timing.optional_retry)
 
     def _list(self) -> str:
         objects: list[JSON] = []
+        unchanged: list[tuple[str, str]] = []
         token = ""
         while True:
             query = [*self.scope.selector, ("limit", str(self.timing.page_size))]
@@ -165,15 +175,21 @@ class Reflector:
                 query.append(("continue", token))
             with _relist_on_gone():
                 page = self.api.get(self.scope.path, query)
-            objects.extend(
-                self._same(kept(self.scope.resource, i)) for i in page.get("items") or ()
-            )
+            for item in page.get("items") or ():
+                if self._unchanged(item):
+                    unchanged.append(_name(item))
+                else:
+                    objects.append(self._same(kept(self.scope.resource, item)))
             meta = page.get("metadata") or {}
             token = meta.get("continue") or ""
             if not token:
-                if self.scope.resource in WITH_STATUS:
+                if self._whole:
                     self._held = {_name(o): o for o in objects}
-                self._emit(Listed(self.scope, tuple(objects)))
+                else:
+                    versions = {name: self._versions[name] for name in unchanged}
+                    versions.update((_name(o), _version(o)) for o in objects)
+                    self._versions = versions
+                self._emit(Listed(self.scope, tuple(objects), frozenset(unchanged)))
                 log.debug("%s: listed %d objects", self.scope, len(objects))
                 return str(meta.get("resourceVersion", ""))
 
@@ -205,13 +221,21 @@ class Reflector:
         version = str((body.get("metadata") or {}).get("resourceVersion") or version)
         if kind in ("ADDED", "MODIFIED"):
             changed = kept(self.scope.resource, body)
-            if self.scope.resource in WITH_STATUS:
+            if self._whole:
                 self._held[_name(body)] = changed
+            else:
+                self._versions[_name(body)] = _version(changed)
             self._emit(Changed(self.scope, changed))
         elif kind == "DELETED":
             self._held.pop(_name(body), None)
+            self._versions.pop(_name(body), None)
             self._emit(Deleted(self.scope, kept(self.scope.resource, body)))
         return version  # a BOOKMARK only moves the resourceVersion on
+
+    def _unchanged(self, item: JSON) -> bool:
+        """Of a kind whose bodies the store does not keep: listed at the version handed on."""
+        version = _version(item)
+        return not self._whole and bool(version) and self._versions.get(_name(item)) == version
 
     def _same(self, body: JSON) -> JSON:
         """`body`, or the equal object handed on before."""
@@ -224,8 +248,13 @@ class Reflector:
 
 
 def _name(body: JSON) -> tuple[str, str]:
+    """Interned: held per object, and the model holds the same strings once."""
     meta = body.get("metadata") or {}
-    return (str(meta.get("namespace", "")), str(meta.get("name", "")))
+    return (sys.intern(str(meta.get("namespace", ""))), sys.intern(str(meta.get("name", ""))))
+
+
+def _version(body: JSON) -> str:
+    return str((body.get("metadata") or {}).get("resourceVersion") or "")
 
 
 @contextmanager

@@ -76,8 +76,8 @@ class Store:
 
     def apply(self, event: Event) -> None:
         match event:
-            case Listed(scope, objects):
-                self._replace(scope, objects)
+            case Listed(scope, objects, unchanged):
+                self._replace(scope, objects, unchanged)
             case Changed(scope, body):
                 self._put(scope, body)
             case Deleted(scope, body):
@@ -133,9 +133,13 @@ class Store:
         """Every object of a kind whose status xdscp writes, as last stored, valid or not."""
         return self._stored[resource]
 
-    def _replace(self, scope: Scope, objects: Iterable[JSON]) -> None:
+    def _replace(
+        self, scope: Scope, objects: Iterable[JSON], unchanged: Iterable[Key] = ()
+    ) -> None:
         old = self._entries[scope]
-        new: dict[ObjectKey, _Entry] = {}
+        kind = scope.resource.kind
+        # Held as they are: the reflector handed each on before, at the version listed now.
+        new = {key: old[key] for key in ((kind, *name) for name in unchanged) if key in old}
         was_unavailable = self._unavailable.pop(scope, None) is not None
         if was_unavailable:
             self._gathered = None
