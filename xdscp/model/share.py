@@ -4,7 +4,7 @@ ports, conditions and policy blocks over and over, and each pydantic instance co
 `shared(obj)` is applied to each object as it is validated (model/load.py), before anyone else
 sees it: its parts (every nested model, tuple of them, label, string) are replaced by an equal
 one already held, if any. Only parts are shared, never a top-level object: an object's identity
-says "unchanged" to the translator's memo and to `Resources.changes_since`.
+says "unchanged" to the translator and to `Resources.changes_since`.
 """
 
 from __future__ import annotations
