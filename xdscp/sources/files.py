@@ -28,7 +28,7 @@ from collections.abc import (
 )
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import immutables
 from watchfiles import awatch
@@ -365,24 +365,35 @@ T = TypeVar("T")
 Steps = Generator[None, None, T]
 
 
+class _Run(Generic[T]):
+    """Work done in steps (a generator that yields between steps and returns its result)."""
+
+    def __init__(self, steps: Steps[T]) -> None:
+        self._steps = steps
+
+    def step(self) -> bool:
+        """One more step; True once done (the result is then in `result`)."""
+        try:
+            next(self._steps)
+        except StopIteration as done:
+            self.result: T = done.value
+            return True
+        return False
+
+
 async def _stepped(steps: Steps[T]) -> T:
     """Run `steps` on the event loop, letting it turn between steps."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            result: T = done.value
-            return result
+    run = _Run(steps)
+    while not run.step():
         await asyncio.sleep(0)
+    return run.result
 
 
 def _finish(steps: Steps[T]) -> T:
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            result: T = done.value
-            return result
+    run = _Run(steps)
+    while not run.step():
+        pass
+    return run.result
 
 
 def _listed(root: Path) -> list[Path]:
