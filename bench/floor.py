@@ -56,7 +56,9 @@ def load_assignment(i: int) -> endpoint_pb2.ClusterLoadAssignment:
                         endpoint=endpoint_components_pb2.Endpoint(address=address),
                         health_status=health_check_pb2.HealthStatus.HEALTHY,
                     )
-                ]
+                ],
+                # A locality weighs as many as its ready endpoints (translate/endpoints.py).
+                load_balancing_weight=wrappers_pb2.UInt32Value(value=1),
             )
         ],
     )

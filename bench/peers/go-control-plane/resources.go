@@ -77,6 +77,8 @@ func buildLoadAssignment(i int) *endpoint.ClusterLoadAssignment {
 				}},
 				HealthStatus: core.HealthStatus_HEALTHY,
 			}},
+			// A locality weighs as many as its ready endpoints, as xdscp writes it.
+			LoadBalancingWeight: wrapperspb.UInt32(1),
 		}},
 	}
 }
