@@ -220,8 +220,8 @@ def validate(paths: tuple[Path, ...]) -> list[str]:
 def _envoy_rule_problems(translation: Translation) -> Iterator[Problem]:
     """What Envoy would refuse of the translation (serve holds it back): the first rule each
     resource breaks, named by the resource and its field."""
-    for table in translation.resources.values():
-        for name, message in table.items():
+    for type_url in translation.resources:
+        for name, message in translation.messages(type_url).items():
             for path, rule in itertools.islice(violations(message), 1):
                 kind = message.DESCRIPTOR.name
                 yield Problem("translate", kind, "", name, path, f"Envoy would refuse it: {rule}")
@@ -236,7 +236,7 @@ def verify(admin: str, paths: tuple[Path, ...]) -> list[Check]:
     dump = _config_dump(admin)
 
     def expected(type_url: str) -> dict[str, dict[str, Any]]:
-        return {n: render.message_dict(m) for n, m in translation.resources[type_url].items()}
+        return {n: render.message_dict(m) for n, m in translation.messages(type_url).items()}
 
     return compare(expected(CLUSTER), dynamic_clusters(dump)) + compare(
         expected(SECRET), dynamic_secrets(dump)

@@ -190,7 +190,7 @@ def _check_envoy_rules(snapshot: Snapshot, translation: Translation) -> None:
     for type_url, table in snapshot.resources.items():
         names = table.keys() if snapshot.changed is None else snapshot.changed[type_url]
         for name in sorted(names):
-            message = translation.resources[type_url].get(name)
+            message = translation.message(type_url, name)
             found = next(violations(message), None) if message is not None else None
             if found is not None:
                 short = SHORT_NAMES[type_url]

@@ -38,7 +38,7 @@ def document(
     show_secrets: bool = False,
 ) -> dict[str, Any]:
     """Private keys are shown as Envoy's config_dump shows them (redacted) unless asked."""
-    out: dict[str, Any] = {t.key: _listed(translation.resources[t.url]) for t in REGISTRY}
+    out: dict[str, Any] = {t.key: _listed(translation.messages(t.url)) for t in REGISTRY}
     if not show_secrets:
         out[BY_URL[SECRET].key] = as_envoy_shows(out[BY_URL[SECRET].key])
     every_problem = sorted((*problems, *translation.problems))

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import immutables
-from google.protobuf.message import Message
 
 from xdscp import wire
 from xdscp.groups import UNNAMED
@@ -59,8 +58,8 @@ class Resource:
         # This name at this version as a 64-bit number: a table's version is their sum.
         named = hashlib.blake2b(f"{name}={version}".encode(), digest_size=8)
         self.mark = int.from_bytes(named.digest(), "big")
-        # What it was built from (the message, and its parent's Resource): when the translator
-        # hands over the very same objects again, nothing is serialized or hashed again.
+        # What it was built from (the translation's bytes, and its parent's Resource): when the
+        # translator hands over the very same objects again, nothing is hashed or copied again.
         self.sources = sources
 
     @property
@@ -228,8 +227,8 @@ class Snapshot:
     @classmethod
     def build(cls, translation: Translation, previous: Snapshot | None = None) -> Snapshot:
         """`previous` with what the translation changed since the one `previous` was built
-        from serialized again (every resource when that is not known); a resource whose bytes
-        did not change is reused as is.
+        from made again (every resource when that is not known); a resource whose bytes did
+        not change is reused as is. The translation hands over resources serialized.
 
         A type `versioned_with` another (endpoints with clusters) has versions that also cover
         the same-named resource of that type.
@@ -247,43 +246,42 @@ class Snapshot:
         for type_url in PUSH_ORDER:  # a type before the types versioned with it
             covered = BY_URL[type_url].versioned_with
             parents = tables[covered] if covered else EMPTY
-            messages = translation.resources[type_url]
+            bodies = translation.resources[type_url]
             before = previous.resources[type_url] if previous else EMPTY
             names: Iterable[str]
             if known is None:
-                names = itertools.chain(messages, (n for n in before if n not in messages))
+                names = itertools.chain(bodies, (n for n in before if n not in bodies))
             else:
                 names = known.get(type_url, _NONE)
                 if covered:  # a parent's new version is its same-named child's too
                     names = names | changed[covered]
             total = previous._sums[type_url] if previous else 0
             tables[type_url], sums[type_url], changed[type_url] = _patched(
-                before, total, _serialized(type_url, names, messages, parents, before)
+                before, total, _resources(type_url, names, bodies, parents, before)
             )
         return cls(
             tables, previous, changed if previous else None, sums, translation=translation.serial
         )
 
 
-def _serialized(
+def _resources(
     type_url: str,
     names: Iterable[str],
-    messages: Mapping[str, Message],
+    bodies: Mapping[str, bytes],
     parents: Mapping[str, Resource],
     before: Table,
 ) -> Iterator[tuple[str, Resource | None]]:
-    """Each name's resource (None: it has no message): the one `before` has when made from the
-    very same objects or to the same version (then nothing new is kept)."""
+    """Each name's resource (None: the translation has none): the one `before` has when made
+    from the very same objects or to the same version (then nothing new is kept)."""
     for name in names:
-        message, parent, reused = messages.get(name), parents.get(name), before.get(name)
-        if message is None:
+        body, parent, reused = bodies.get(name), parents.get(name), before.get(name)
+        if body is None:
             yield name, None
             continue
-        sources = (message, parent)
+        sources = (body, parent)
         if reused is not None and same_objects(reused.sources, sources):
             yield name, reused
             continue
-        body = message.SerializeToString(deterministic=True)
         version = digest(body, parent.version.encode()) if parent else digest(body)
         if reused is not None and reused.version == version:
             yield name, reused

@@ -30,6 +30,7 @@ from xdscp.resourcetypes import CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, 
 from xdscp.snapshot import Groups, Snapshot, by_group
 from xdscp.sources import Update
 from xdscp.translate import Options, Selection, Translation, translate
+from xdscp.translate.protos import encode
 from xdscp.translate.secrets import FIRST
 
 NAMES = {t: [f"{t[-6:]}-{i}" for i in range(3)] for t in PUSH_ORDER}
@@ -113,7 +114,7 @@ def assert_changed_right(snapshot: Snapshot, base: Snapshot | None) -> None:
 def test_a_snapshot_built_from_the_last_one_equals_one_built_afresh(
     script: list[tuple[list[tuple[str, int, int | None]], dict[str, Any], str]],
 ) -> None:
-    tables: dict[str, dict[str, Message]] = {t: {} for t in PUSH_ORDER}
+    tables: dict[str, dict[str, bytes]] = {t: {} for t in PUSH_ORDER}
     chosen: dict[str, Selection] = {g: dict.fromkeys(PUSH_ORDER) for g in GROUPS}
     previous: Snapshot | None = None
     groups = Groups()
@@ -124,7 +125,7 @@ def test_a_snapshot_built_from_the_last_one_equals_one_built_afresh(
             if value is None:
                 tables[type_url].pop(name, None)
             else:
-                tables[type_url][name] = message(type_url, name, value)
+                tables[type_url][name] = encode(message(type_url, name, value))
             touched[type_url].add(name)
         if any(selection is not None for selection in regrouped.values()):
             # Another selections' object: the translator keeps the very same one otherwise.

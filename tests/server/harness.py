@@ -7,7 +7,7 @@ and checks that this answer is the next message: no timing windows, no sleeps.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,6 +29,7 @@ from xdscp.server.ads import AdsServicer, start_server
 from xdscp.server.fleet import Fleet
 from xdscp.snapshot import Snapshot
 from xdscp.translate import Translation
+from xdscp.translate.protos import encode
 from xdscp.translate.translation import tables
 
 RECV_TIMEOUT = 10
@@ -43,7 +44,13 @@ def snapshot(clusters: dict[str, int], previous: Snapshot | None = None) -> Snap
         resources[CDS][name] = cluster
         resources[EDS][name] = endpoint_pb2.ClusterLoadAssignment(cluster_name=name)
     resources[LDS] = {"l": listener_pb2.Listener(name="l")}
-    return Snapshot.build(Translation({**tables(), **resources}), previous)
+    return Snapshot.build(translation(resources), previous)
+
+
+def translation(resources: Mapping[str, Mapping[str, Message]]) -> Translation:
+    """A translation made by hand: these messages (by type URL, then name) and nothing else."""
+    encoded = {url: {n: encode(m) for n, m in table.items()} for url, table in resources.items()}
+    return Translation({**tables(), **encoded})
 
 
 class Server:

@@ -9,14 +9,22 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.route.v3 import route_pb2
 
-from tests.server.harness import Server, Stream, names_of, run, serving, snapshot, sotw, stream
+from tests.server.harness import (
+    Server,
+    Stream,
+    names_of,
+    run,
+    serving,
+    snapshot,
+    sotw,
+    stream,
+    translation,
+)
 from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.resourcetypes import ENDPOINT as EDS
 from xdscp.resourcetypes import LISTENER as LDS
 from xdscp.resourcetypes import ROUTE as RDS
 from xdscp.snapshot import Snapshot
-from xdscp.translate import Translation
-from xdscp.translate.translation import tables
 
 
 def test_wildcard_cds_then_ack_then_only_changes() -> None:
@@ -146,7 +154,7 @@ def routed(clusters: list[str], target: str, previous: Snapshot | None = None) -
         CDS: {name: cluster_pb2.Cluster(name=name) for name in clusters},
         RDS: {"r": config},
     }
-    return Snapshot.build(Translation({**tables(), **resources}), previous)
+    return Snapshot.build(translation(resources), previous)
 
 
 @pytest.mark.parametrize("from_the_first", [False, True], ids=["afresh", "from-the-first"])

@@ -15,7 +15,7 @@ from envoy.service.discovery.v3 import discovery_pb2
 from google.protobuf.message import Message
 
 from tests.server.fake import fake_stream
-from tests.server.harness import delta, node, run, snapshot, sotw
+from tests.server.harness import delta, node, run, snapshot, sotw, translation
 from xdscp.cache import SnapshotCache
 from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.resourcetypes import ENDPOINT as EDS
@@ -29,8 +29,6 @@ from xdscp.server.fleet import Fleet
 from xdscp.server.sotw import SotwStream
 from xdscp.server.stream import Variant
 from xdscp.snapshot import Snapshot
-from xdscp.translate import Translation
-from xdscp.translate.translation import tables
 
 UNKNOWN = "type.googleapis.com/envoy.nothing.v3.Thing"
 
@@ -119,7 +117,7 @@ def everything(clusters: list[str]) -> Snapshot:
         resources[LDS] = {"l": listener_pb2.Listener(name="l")}
         resources[RDS] = {"r": route_pb2.RouteConfiguration(name="r")}
         resources[SDS] = {"s": secret_pb2.Secret(name="s")}
-    return Snapshot.build(Translation({**tables(), **resources}))
+    return Snapshot.build(translation(resources))
 
 
 def test_delta_through_the_servicer_numbers_nonces_and_removes_in_removal_order() -> None:
@@ -153,9 +151,7 @@ def secret_and_cluster(secret: str, timeout: int, previous: Snapshot | None = No
     cluster.connect_timeout.seconds = timeout
     named = secret_pb2.Secret(name="s")
     named.generic_secret.secret.inline_string = secret
-    return Snapshot.build(
-        Translation({**tables(), CDS: {"a": cluster}, SDS: {"s": named}}), previous
-    )
+    return Snapshot.build(translation({CDS: {"a": cluster}, SDS: {"s": named}}), previous)
 
 
 Ack = Callable[[str, str], Any]  # (type URL, nonce) -> the request that ACKs it

@@ -4,13 +4,14 @@ nothing xdscp translates breaks one, and what would be NACKed is named by field.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.route.v3 import route_components_pb2, route_pb2
 
 from tests.live import ROOT
+from tests.translations import edited, zero_timeout
 from xdscp import app
 from xdscp.app import load
 from xdscp.envoyrules import violations
@@ -25,8 +26,8 @@ def test_every_golden_translation_keeps_envoys_rules(case: Path) -> None:
     translation = translate(load((case,)).resources)
     broken = {
         name: list(violations(message))
-        for table in translation.resources.values()
-        for name, message in table.items()
+        for type_url in translation.resources
+        for name, message in translation.messages(type_url).items()
     }
     assert {name: found for name, found in broken.items() if found} == {}
 
@@ -57,10 +58,7 @@ def test_what_envoy_would_refuse_is_named_by_field() -> None:
 def test_validate_names_what_envoy_would_refuse(monkeypatch: pytest.MonkeyPatch) -> None:
     def zero_timeouts(*args: Any) -> Translation:
         translation = translate(*args)
-        for cluster in translation.resources[CLUSTER].values():
-            cast(Any, cluster).connect_timeout.Clear()
-            cast(Any, cluster).connect_timeout.SetInParent()
-        return translation
+        return edited(translation, CLUSTER, list(translation.resources[CLUSTER]), zero_timeout)
 
     monkeypatch.setattr(app, "translate", zero_timeouts)
     problems = app.validate((ROOT / "policies",))

@@ -46,7 +46,7 @@ NODE = {
 
 def test_the_proxies_endpoints_by_locality() -> None:
     out = translate(resources(ENVOYS, NODE), Options(local_cluster=("gateways", "envoy")))
-    local = message_dict(out.resources[ENDPOINT]["xdscp_local"])
+    local = message_dict(out.messages(ENDPOINT)["xdscp_local"])
     assert [(g["locality"], len(g["lb_endpoints"])) for g in local["endpoints"]] == [
         ({"region": "eu", "zone": "zone-a"}, 1)
     ]
@@ -55,7 +55,7 @@ def test_the_proxies_endpoints_by_locality() -> None:
 
 def test_no_such_service_is_reported_and_served_empty() -> None:
     out = translate(resources(ENVOYS), Options(local_cluster=("gateways", "nope")))
-    assert message_dict(out.resources[ENDPOINT]["xdscp_local"]) == {"cluster_name": "xdscp_local"}
+    assert message_dict(out.messages(ENDPOINT)["xdscp_local"]) == {"cluster_name": "xdscp_local"}
     (problem,) = out.problems
     assert (problem.source, problem.object) == ("--local-cluster", "Service gateways/nope")
 

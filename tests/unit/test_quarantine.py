@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.translations import edited, zero_timeout
 from xdscp.cache import SnapshotCache
 from xdscp.metrics import Metrics
 from xdscp.model.load import Document, load
@@ -161,11 +162,8 @@ def test_what_envoy_would_refuse_is_held_before_it_is_served(
 ) -> None:
     def zero_timeout_for_boom(translator: Translator, resources: Resources) -> Translation:
         translation = REAL(translator, resources)
-        cluster: Any = translation.resources[CLUSTER].get("kube_ns_boom_80")
-        if cluster is not None:
-            cluster.connect_timeout.Clear()
-            cluster.connect_timeout.SetInParent()  # 0 s: Envoy's rule says more than 0
-        return translation
+        boom = [n for n in ("kube_ns_boom_80",) if n in translation.resources[CLUSTER]]
+        return edited(translation, CLUSTER, boom, zero_timeout)
 
     monkeypatch.setattr(Translator, "translate", zero_timeout_for_boom)
     pipeline, objects = Pipeline(SnapshotCache(), Metrics(), Options()), Objects()

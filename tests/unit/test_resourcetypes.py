@@ -19,6 +19,7 @@ from xdscp.resourcetypes import (
 )
 from xdscp.snapshot import Snapshot
 from xdscp.translate import Translation
+from xdscp.translate.translation import MESSAGES
 
 
 def test_make_before_break() -> None:
@@ -45,5 +46,6 @@ def test_ranks_and_names_are_unique() -> None:
 def test_every_stage_has_a_table_for_every_type() -> None:
     translation = Translation()
     assert set(translation.resources) == set(BY_URL)
+    assert set(MESSAGES) == set(BY_URL)  # every translated resource decodes
     assert set(Snapshot.build(translation).resources) == set(BY_URL)
     assert set(document(translation)) == {t.key for t in REGISTRY}

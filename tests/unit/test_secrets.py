@@ -119,12 +119,12 @@ def test_clusters_name_the_secret_and_sds_carries_it(pki: tuple[MtlsPaths, MtlsP
     assert message(out) == "policy is valid"
     assert sorted(out.resources[SDS]) == [CERT_NAME, CA_NAME]
     cert, key = old.clients["client"]
-    secret = out.resources[SDS][CERT_NAME]
+    secret = out.message(SDS, CERT_NAME)
     assert isinstance(secret, secret_pb2.Secret)
     pair = secret.tls_certificate
     assert pair.private_key.inline_bytes == key.read_bytes()
     assert pair.certificate_chain.inline_bytes.strip() == cert.read_bytes().strip()
-    cluster = out.resources[CDS][CLUSTER].SerializeToString()
+    cluster = out.resources[CDS][CLUSTER]
     assert key.read_bytes() not in cluster and CERT_NAME.encode() in cluster
 
 

@@ -9,6 +9,7 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.service.discovery.v3 import discovery_pb2
 
 from tests.live import ROOT
+from tests.translations import edited
 from xdscp.app import load
 from xdscp.resourcetypes import CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER
 from xdscp.snapshot import Snapshot, SotwResponse
@@ -54,11 +55,12 @@ def test_sotw_response_parses_and_its_nonce_is_fresh_per_snapshot() -> None:
 
 def test_changed_cluster_gives_its_endpoints_a_new_version_and_keeps_the_rest() -> None:
     before = build()
-    translation = translate(load(POLICIES).resources)
     name = "kube_httpbin_httpbin_8000"
-    cluster = translation.resources[CLUSTER][name]
-    assert isinstance(cluster, cluster_pb2.Cluster)
-    cluster.connect_timeout.seconds = 9
+
+    def nine_seconds(cluster: cluster_pb2.Cluster) -> None:
+        cluster.connect_timeout.seconds = 9
+
+    translation = edited(translate(load(POLICIES).resources), CLUSTER, [name], nine_seconds)
     after = Snapshot.build(translation, before)
     assert after.resources[CLUSTER][name].version != before.resources[CLUSTER][name].version
     assert after.resources[ENDPOINT][name].body == before.resources[ENDPOINT][name].body

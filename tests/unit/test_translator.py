@@ -108,7 +108,7 @@ def test_a_zone_given_another_region_moves_the_endpoints_of_its_other_nodes() ->
     )
     translator.translate(view)
     moved = view.replacing(objects(node("labelled", **{ZONE: "z", REGION: "r2"})))
-    assignment = translator.translate(moved).resources[ENDPOINT]["kube_ns_a_80"]
+    assignment = translator.translate(moved).message(ENDPOINT, "kube_ns_a_80")
     assert isinstance(assignment, endpoint_pb2.ClusterLoadAssignment)
     (endpoints_there,) = assignment.endpoints
     assert endpoints_there.locality.region == "r2"

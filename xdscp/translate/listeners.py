@@ -11,7 +11,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
-from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.http.router.v3 import router_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
@@ -40,8 +39,9 @@ class GatewayParts:
 
 @dataclass
 class GatewayOutput:
-    listeners: dict[str, listener_pb2.Listener] = field(default_factory=dict)
-    routes: dict[str, route_pb2.RouteConfiguration] = field(default_factory=dict)
+    # Listeners and their route configurations (named alike), serialized (protos.encode).
+    listeners: dict[str, bytes] = field(default_factory=dict)
+    routes: dict[str, bytes] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     parts: dict[Key, GatewayParts] = field(default_factory=dict)
     gateway_statuses: list[GatewayStatus] = field(default_factory=list)
@@ -103,8 +103,10 @@ def translate_gateways(
                 merged[host].extend(attached)
         for port, (listener_name, routes) in by_port.items():
             parts.listeners.add(listener_name)
-            out.listeners[listener_name] = _listener(listener_name, bind_address, port)
-            out.routes[listener_name] = route_configuration(listener_name, routes)
+            out.listeners[listener_name] = protos.encode(
+                _listener(listener_name, bind_address, port)
+            )
+            out.routes[listener_name] = protos.encode(route_configuration(listener_name, routes))
             parts.clusters.update(c for rs in routes.values() for r in rs for c in r.clusters)
         out.gateway_statuses.append(_gateway_status(gateway, refusals, statuses))
     for each in translated.values():

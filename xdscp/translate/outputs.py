@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from envoy.config.cluster.v3 import cluster_pb2
-from envoy.config.endpoint.v3 import endpoint_pb2
 from pydantic.alias_generators import to_camel
 
 from xdscp.model.backendconfigpolicy import Backend
@@ -17,13 +16,15 @@ from xdscp.status import FieldOrigin
 from xdscp.translate.attachment import Attachment
 from xdscp.translate.clusters import apply_policies, backend_cluster, service_clusters
 from xdscp.translate.endpoints import Topology, load_assignment
+from xdscp.translate.protos import encode
 from xdscp.translate.secrets import Resolved, ca_name, certificate_name
 
 
 @dataclass
 class TargetOutput:
-    clusters: list[cluster_pb2.Cluster] = field(default_factory=list)
-    load_assignments: list[endpoint_pb2.ClusterLoadAssignment] = field(default_factory=list)
+    # Clusters and their load assignments, serialized (protos.encode), by name.
+    clusters: dict[str, bytes] = field(default_factory=dict)
+    load_assignments: dict[str, bytes] = field(default_factory=dict)
     origins: list[FieldOrigin] = field(default_factory=list)
     # What of each policy was ignored, by policy.
     warnings: dict[Key, set[str]] = field(default_factory=dict)
@@ -42,7 +43,7 @@ class TargetOutput:
             self.warnings.setdefault(policy, set()).add(
                 f"{to_camel(spec_field)}: {ignored.message}"
             )
-        self.clusters.append(cluster)
+        self.clusters[cluster.name] = encode(cluster)
         self.origins.extend(_origins(cluster.name, attachment))
         self.sds_names = tuple(
             n for r in secrets.values() for n in (certificate_name(r.key), ca_name(r.key))
@@ -55,7 +56,7 @@ def service_output(
     slices: tuple[EndpointSlice, ...],
     topology: Topology,
     secrets: Mapping[Key, Resolved],
-    endpoints: list[endpoint_pb2.ClusterLoadAssignment] | None = None,
+    endpoints: dict[str, bytes] | None = None,
 ) -> TargetOutput:
     """`endpoints`: the load assignments made before from the same service, slices and
     topology (only its policies changed): kept, the very same objects."""
@@ -63,7 +64,8 @@ def service_output(
     for port, cluster in service_clusters(service):
         result.configure(cluster, attachment, port.speaks_http2, secrets)
         if endpoints is None:
-            result.load_assignments.append(load_assignment(cluster.name, port, slices, topology))
+            assignment = load_assignment(cluster.name, port, slices, topology)
+            result.load_assignments[cluster.name] = encode(assignment)
     if endpoints is not None:
         result.load_assignments = endpoints
     return result

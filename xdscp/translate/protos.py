@@ -32,6 +32,12 @@ def socket_address(host: str, port: int) -> address_pb2.Address:
     )
 
 
+def encode(message: Message) -> bytes:
+    """A resource's wire form, as translations hand it over: deterministic (map fields in key
+    order), so the same input gives the same bytes and versions come from content."""
+    return message.SerializeToString(deterministic=True)
+
+
 def pack(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)

@@ -11,12 +11,10 @@ as it was: the next one starts from the last that succeeded.
 from __future__ import annotations
 
 import itertools
-import operator
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from google.protobuf.message import Message
 from immutables import Map
 
 from xdscp.groups import UNNAMED, gateway_key
@@ -36,12 +34,11 @@ from xdscp.translate.multimap import relink
 from xdscp.translate.names import LOCAL_CLUSTER
 from xdscp.translate.outputs import TargetOutput, backend_output, secret_ref, service_output
 from xdscp.translate.policyindex import PolicyIndex
+from xdscp.translate.protos import encode
 from xdscp.translate.report import ancestor
 from xdscp.translate.secrets import FIRST, Ledger, Memory, ca_name, certificate_name, sds_secrets
 from xdscp.translate.translation import DEFAULTS, Options, Selection, Translation
 
-_NAME = operator.attrgetter("name")
-_CLUSTER_NAME = operator.attrgetter("cluster_name")
 _NOTHING = TargetOutput()  # what a target that is not there translates to (never changed)
 # Unique across translators, so a snapshot built from one translator's output is never taken
 # for the base of another's.
@@ -82,7 +79,7 @@ class _State:
     ledger: Ledger = field(default_factory=Ledger)
     # Target -> (what it was translated from, what to).
     outputs: Map[Target, _Output] = field(default_factory=Map)
-    tables: dict[str, Map[str, Message]] = field(
+    tables: dict[str, Map[str, bytes]] = field(
         default_factory=lambda: {t.url: Map() for t in REGISTRY}
     )
     sds_names: Map[str, tuple[str, ...]] = field(
@@ -276,7 +273,7 @@ class _Step:
             material = materials.get(key)
             if material is not None:
                 for name, secret in sds_secrets(key, material).items():
-                    self._set(SECRET, name, secret)
+                    self._set(SECRET, name, encode(secret))
 
     def _output(self, target: Target) -> None:
         """Translate the target again if anything it is made from is another object."""
@@ -314,35 +311,42 @@ class _Step:
             del self.outputs[target]
         before = entry[2] if entry is not None else _NOTHING
         after = result if result is not None else _NOTHING
-        self._replace(CLUSTER, before.clusters, after.clusters, _NAME)
-        self._replace(ENDPOINT, before.load_assignments, after.load_assignments, _CLUSTER_NAME)
+        self._replace(CLUSTER, before.clusters, after.clusters)
+        self._replace(ENDPOINT, before.load_assignments, after.load_assignments)
         for cluster in before.clusters if before.sds_names else ():
-            self.sds_names.pop(cluster.name, None)
+            self.sds_names.pop(cluster, None)
         for cluster in after.clusters if after.sds_names else ():
-            self.sds_names[cluster.name] = after.sds_names
+            self.sds_names[cluster] = after.sds_names
         if before.sds_names != after.sds_names:
-            self.sds_changed.update(c.name for c in (*before.clusters, *after.clusters))
+            self.sds_changed.update((*before.clusters, *after.clusters))
         if before.warnings != after.warnings:
             self.dirty_statuses.update(self.index.policies_on.get(target, ()))
             self.restated.add(target)
 
-    def _replace(
-        self, url: str, before: list[Message], after: list[Message], name: Callable[..., str]
-    ) -> None:
-        for each in set(map(name, before)).difference(map(name, after)) if before else ():
-            self._set(url, each, None)
-        for message in after:
-            self._set(url, name(message), message)
+    def _replace(self, url: str, before: Mapping[str, bytes], after: dict[str, bytes]) -> None:
+        """`before`'s names replaced by `after`'s in the table; an `after` resource with the
+        same bytes as the table's is given the table's (one copy, and not changed)."""
+        for name in before.keys() - after.keys() if before else ():
+            self._set(url, name, None)
+        for name, body in after.items():
+            kept = self._set(url, name, body)
+            if kept is not body:
+                assert kept is not None  # the same bytes
+                after[name] = kept
 
-    def _set(self, url: str, name: str, message: Message | None) -> None:
+    def _set(self, url: str, name: str, body: bytes | None) -> bytes | None:
+        """Give `name` its resource (None: none); returns what the table holds: the one it
+        had when the bytes are the same (then the name is not changed)."""
         table = self.tables[url]
-        if table.get(name) is message:
-            return
-        if message is None:
+        old = table.get(name)
+        if old is body or old == body:
+            return old
+        if body is None:
             del table[name]
         else:
-            table[name] = message
+            table[name] = body
         self.changed[url].add(name)
+        return body
 
     def _statuses(self) -> tuple[Map[Key, PolicyStatus], frozenset[Key]]:
         changed: set[Key] = set()
@@ -395,16 +399,8 @@ class _Step:
         # new objects last).
         output.gateway_statuses.sort(key=lambda s: (s.namespace, s.name))
         output.route_statuses.sort(key=lambda s: (s.namespace, s.name))
-        for url, messages in ((LISTENER, output.listeners), (ROUTE, output.routes)):
-            old = kept.output.listeners if kept and url == LISTENER else {}
-            old = kept.output.routes if kept and url == ROUTE else old
-            for name in old.keys() - messages.keys():
-                self._set(url, name, None)
-            for name, message in messages.items():
-                same = old.get(name)
-                if same is not None and same == message:
-                    messages[name] = same  # unchanged: the very same object
-                self._set(url, name, messages[name])
+        self._replace(LISTENER, kept.output.listeners if kept else {}, output.listeners)
+        self._replace(ROUTE, kept.output.routes if kept else {}, output.routes)
         referenced = frozenset(
             (ref.kind, ref.namespace or route.metadata.namespace, ref.name)
             for route in new.http_routes.values()
@@ -422,8 +418,7 @@ class _Step:
             return self.state.local
         slices = tuple(self.new.endpoint_slices[k] for k in sorted(self.slices_of.get(proxies, ())))
         local, problems = local_assignment(proxies, slices, self.topology)
-        before = self.tables[ENDPOINT].get(local.cluster_name)
-        self._set(ENDPOINT, local.cluster_name, before if before == local else local)
+        self._set(ENDPOINT, local.cluster_name, encode(local))
         return tuple(problems)
 
     def _groups(self, gateways: _Gateways) -> dict[str, Selection]:
