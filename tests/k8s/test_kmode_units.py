@@ -594,6 +594,17 @@ def test_what_is_kept_of_an_object_loads_as_the_whole_object_does() -> None:
     assert policy["metadata"]["resourceVersion"] == "41"
 
 
+def test_the_kept_bodies_of_policies_hold_each_string_once() -> None:
+    """Policies' bodies are kept (their status is written): equal strings of two of them (from
+    two JSON parses) are one object, and the bodies stay equal to what was listed."""
+    one, other = (json.loads(json.dumps({**bcp(n, {}), "status": {"ancestors": []}})) for n in "ab")
+    assert one["metadata"]["namespace"] is not other["metadata"]["namespace"]
+    a, b = kept(POLICIES, one), kept(POLICIES, other)
+    assert a["metadata"]["namespace"] is b["metadata"]["namespace"]
+    assert a["spec"]["targetRefs"][0]["kind"] is b["spec"]["targetRefs"][0]["kind"]
+    assert a == {**one, "apiVersion": POLICIES.api_version, "kind": POLICIES.kind}
+
+
 def load_one(body: dict[str, Any]) -> dict[str, Any]:
     loaded = load([Document("kubernetes", body)], {})
     assert not loaded.problems, loaded.problems

@@ -12,10 +12,12 @@ trimming would hide them.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from typing import Any
 
 from xdscp.sources.kubernetes.api import JSON
-from xdscp.sources.kubernetes.kinds import Resource
+from xdscp.sources.kubernetes.kinds import WITH_STATUS, Resource
 
 # What ObjectMeta the model reads (model/base.py), the bookkeeping the store and the status
 # writer compare (resourceVersion, generation), and the uid the deployer's objects name their
@@ -47,7 +49,21 @@ def kept(resource: Resource, body: JSON) -> JSON:
     data = out.get("data")
     if resource.data_keys and isinstance(data, dict):
         out["data"] = {k: v for k, v in data.items() if k in resource.data_keys}
-    return out
+    return _interned(out) if resource in WITH_STATUS else out
+
+
+def _interned(value: Any) -> Any:
+    """`value` with every string one held for all. The bodies of the kinds whose status xdscp
+    writes are kept, each from its own JSON parse: their namespace, kinds, controller name,
+    condition types, reasons and messages were a copy per object, and of the model's strings
+    (which it holds once). Containers are made anew: a body may be shared with nobody."""
+    if type(value) is str:
+        return sys.intern(value)
+    if type(value) is dict:
+        return {sys.intern(k): _interned(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_interned(v) for v in value]
+    return value
 
 
 def _service(rest: JSON) -> JSON:
