@@ -4,12 +4,14 @@ and the status conditions. Fast; the other test_kmode_* modules prove the real t
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import gc
 import json
 import threading
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from xdscp.model.problems import Problem
 from xdscp.model.resources import ObjectKey, Resources
 from xdscp.sources.kubernetes.api import ApiError
 from xdscp.sources.kubernetes.conditions import MAX_ANCESTORS, ancestors
+from xdscp.sources.kubernetes.config import KubernetesConfig
 from xdscp.sources.kubernetes.kinds import POLICIES, WATCHED, Resource
 from xdscp.sources.kubernetes.reflector import (
     Changed,
@@ -32,7 +35,7 @@ from xdscp.sources.kubernetes.reflector import (
     Timing,
     Unavailable,
 )
-from xdscp.sources.kubernetes.source import watch_scopes
+from xdscp.sources.kubernetes.source import KubernetesSource, watch_scopes
 from xdscp.sources.kubernetes.store import Store
 from xdscp.sources.kubernetes.trim import kept
 from xdscp.status import Accepted, AncestorStatus, Attached, PolicyStatus
@@ -709,3 +712,37 @@ def test_a_relist_hands_on_the_objects_already_held_where_nothing_changed() -> N
     assert second.objects[0] is first.objects[0]
     assert second.objects[1] is not first.objects[1]
     assert second.objects[1]["spec"]["connectTimeout"] == "3s"
+
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+"""
+
+
+def test_a_change_after_a_quiet_spell_is_served_at_once_and_a_burst_waits_the_debounce(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One PATCH is one event: waiting the debounce for more would add its length to every
+    push. Changes that keep coming still make at most one view per debounce."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)
+    monkeypatch.setattr(KubernetesSource, "_start_reflectors", lambda self, loop: None)
+    source = KubernetesSource(KubernetesConfig(kubeconfig, lease_namespace="ns", identity="i"))
+    services = Scope(SERVICES, None)
+
+    async def run() -> None:
+        views = source.updates(debounce_ms=600_000)
+        for scope in source.store._entries:
+            source.store.apply(Listed(scope, (service("a"),) if scope == services else ()))
+        first = await asyncio.wait_for(anext(views), 10)  # not after ten minutes
+        assert list(first.resources.services) == [("ns", "a")]
+        source.store.apply(Changed(services, service("b")))
+        source.store.apply(Changed(services, service("c")))
+        with pytest.raises(TimeoutError):  # the burst waits out the debounce
+            await asyncio.wait_for(anext(views), 0.3)
+
+    asyncio.run(run())

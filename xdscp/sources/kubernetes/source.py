@@ -2,8 +2,9 @@
 statussink.py).
 
 Each (resource, namespace) pair gets a reflector thread; their events land in one store on the
-event loop. A burst of events becomes one Update a few milliseconds later, built from the
-store as it stands, so a relist is never served half-applied. Until every scope has been
+event loop. A change after a quiet spell is served at once; a burst of events becomes one
+Update per few milliseconds, built from the store as it stands, so a relist is never served
+half-applied. Until every scope has been
 listed once nothing is served: an empty view would wipe every Envoy's clusters.
 """
 
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
+import time
 from collections.abc import AsyncIterator, Mapping
 
 from xdscp.model.resources import Key
@@ -37,13 +40,18 @@ class KubernetesSource:
         self._stop = threading.Event()
 
     async def updates(self, debounce_ms: int = 10) -> AsyncIterator[Update]:
-        """The first full view once every scope is listed, then one per burst of changes."""
+        """The first full view once every scope is listed, then one per burst of changes: a
+        change after a quiet spell at once (with whatever arrived beside it), then at most one
+        view per `debounce_ms` while changes keep coming."""
         self._start_reflectors(asyncio.get_running_loop())
+        last = -math.inf
         try:
             while True:
                 await self.store.changed.wait()
-                await asyncio.sleep(debounce_ms / 1000)
+                # The events handed over with this one are applied first either way.
+                await asyncio.sleep(max(0.0, last + debounce_ms / 1000 - time.monotonic()))
                 self.store.changed.clear()
+                last = time.monotonic()
                 if self.store.synced:
                     self.served = {r: self.store.objects(r) for r in WITH_STATUS}
                     yield self.store.update()
