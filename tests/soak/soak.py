@@ -165,7 +165,8 @@ def run(seconds: float, streams: int, workdir: Path, services: int = 1) -> dict[
             ],
             "rss_mib_start": round(rss[1] if len(rss) > 1 else rss[0], 1),
             "rss_mib_end": round(rss_mib(server.popen.pid), 1),
-            "rss_mib_peak": round(rss_mib(server.popen.pid, "VmHWM"), 1),
+            "rss_mib_max_changing": round(max(rss), 1),  # sampled every second
+            "rss_mib_peak": round(rss_mib(server.popen.pid, "VmHWM"), 1),  # start-up included
         }
     finally:
         result.with_suffix(".stop").touch()
