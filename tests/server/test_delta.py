@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
+from envoy.service.discovery.v3 import discovery_pb2
 
 from tests.server.harness import delta, names_of, run, serving, snapshot, stream
 from xdscp.resourcetypes import CLUSTER as CDS
 from xdscp.resourcetypes import ENDPOINT as EDS
 from xdscp.resourcetypes import LISTENER as LDS
+from xdscp.server.delta import DeltaStream
 
 
 def test_wildcard_gets_everything_then_only_what_changed_then_removals() -> None:
@@ -74,6 +76,7 @@ def test_unknown_name_is_reported_absent_then_sent_when_it_appears() -> None:
             await ads.send(delta(EDS, subscribe=["later"], with_node=True))
             absent = await ads.recv()
             assert list(absent.removed_resources) == ["later"]
+            await ads.send(delta(EDS, nonce=absent.nonce))
             server.cache.set(snapshot({"a": 1, "later": 1}))
             appeared = await ads.recv()
             assert names_of(appeared, endpoint_pb2.ClusterLoadAssignment) == ["later"]
@@ -107,7 +110,9 @@ def test_two_streams_from_one_node_are_served_alike() -> None:
         ):
             for ads in (one, two):
                 await ads.send(delta(CDS, with_node=True))
-                assert names_of(await ads.recv(), cluster_pb2.Cluster) == ["a"]
+                first = await ads.recv()
+                assert names_of(first, cluster_pb2.Cluster) == ["a"]
+                await ads.send(delta(CDS, nonce=first.nonce))
             server.cache.set(snapshot({"a": 1, "b": 1}))
             for ads in (one, two):
                 assert names_of(await ads.recv(), cluster_pb2.Cluster) == ["b"]
@@ -124,7 +129,9 @@ def test_snapshots_skipped_between_wakeups_are_all_accounted_for() -> None:
             everything = await ads.recv()
             await ads.send(delta(CDS, nonce=everything.nonce))
             await ads.send(delta(LDS))  # answered only once the ACK above is read
-            assert (await ads.recv()).type_url == LDS
+            listeners = await ads.recv()
+            assert listeners.type_url == LDS
+            await ads.send(delta(LDS, nonce=listeners.nonce))
             # Two changes before the stream wakes: it sees only the second snapshot, whose
             # changes (to c) do not include the first's (to a); both must reach the client.
             second = snapshot({"a": 2, "b": 1, "c": 1}, first)
@@ -134,3 +141,25 @@ def test_snapshots_skipped_between_wakeups_are_all_accounted_for() -> None:
             assert names_of(changed, cluster_pb2.Cluster) == ["a", "c"]
 
     run(scenario)
+
+
+def test_nothing_more_is_pushed_until_the_client_answers_then_all_it_missed_at_once() -> None:
+    """A client that reads slowly (or a burst of changes) gets one response per type per
+    answer, not one per snapshot: what changed meanwhile goes out together."""
+    first = snapshot({"a": 1, "b": 1, "c": 1})
+    ads = DeltaStream(1)
+    (everything,) = ads.on_request(delta(CDS, with_node=True), first).responses
+    ads.on_request(delta(CDS, nonce=parsed(everything).nonce), first)
+    second = snapshot({"a": 2, "b": 1, "c": 1}, first)
+    (changed,) = ads.on_snapshot(second).responses
+    assert names_of(parsed(changed), cluster_pb2.Cluster) == ["a"]
+    third = snapshot({"a": 2, "b": 2, "c": 1}, second)
+    fourth = snapshot({"a": 2, "b": 2, "c": 2}, third)
+    assert ads.on_snapshot(third).responses == []  # not answered yet
+    assert ads.on_snapshot(fourth).responses == []
+    (missed,) = ads.on_request(delta(CDS, nonce=parsed(changed).nonce), fourth).responses
+    assert names_of(parsed(missed), cluster_pb2.Cluster) == ["b", "c"]
+
+
+def parsed(body: bytes) -> discovery_pb2.DeltaDiscoveryResponse:
+    return discovery_pb2.DeltaDiscoveryResponse.FromString(body)

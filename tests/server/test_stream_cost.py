@@ -67,8 +67,10 @@ def test_delta_endpoints_of_a_new_cluster_cost_the_same_however_many_are_named()
     clusters = {f"c{i}": 1 for i in range(20_000)}
     before = snapshot(clusters)
     stream = DeltaStream(1)
-    stream.on_request(delta(CDS, with_node=True), before)
-    stream.on_request(delta(EDS, subscribe=sorted(clusters)), before)
+    for request in (delta(CDS, with_node=True), delta(EDS, subscribe=sorted(clusters))):
+        stream.on_request(request, before)
+        (nonce,) = stream.subscriptions[request.type_url].pending
+        stream.on_request(delta(request.type_url, nonce=nonce), before)  # Envoy's ACK
     after = snapshot({**clusters, "new": 1}, before)
     assert allocated(lambda: stream.on_snapshot(after)) < SMALL  # the new cluster
     assert allocated(lambda: stream.on_request(delta(EDS, subscribe=["new"]), after)) < SMALL

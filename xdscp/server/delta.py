@@ -22,11 +22,18 @@ class DeltaStream(StreamBase):
     def __init__(self, stream_id: int = 0) -> None:
         super().__init__(stream_id)
         self._nonces = itertools.count(1)
-        # The version of the snapshot every subscription has been compared with: in sync, a
-        # new snapshot needs a look at only what it changed.
+        # The version of the snapshot every subscription has been compared with, and its tables:
+        # in sync, a new snapshot needs a look at only what it changed.
         self._synced: str | None = None
+        self._synced_tables: Mapping[str, Mapping[str, Resource]] = {}
         # Per type, the serial of the snapshot whose names the stream's were last compared with.
         self._compared: dict[str, int] = {}
+        # While the client has not answered a response, nothing more is pushed; what changed
+        # since `_synced` is owed (per type; None: not known, compare everything), and goes out
+        # in one response per type once it answers. A client that reads slowly, or a burst of
+        # changes, costs one response per answer, not one per snapshot.
+        self._seen: str | None = None
+        self._owed: dict[str, set[str]] | None = None
 
     def on_request(self, request: Request, snapshot: Snapshot | None) -> Output:
         """Work in proportion to the request, whatever the stream subscribed before: only the
@@ -95,18 +102,24 @@ class DeltaStream(StreamBase):
         names.subscribe(subscribe - {WILDCARD})
         names.unsubscribe(unsubscribe)
         if snapshot is not None:
-            self._share(type_url, names, snapshot)
+            self._share(type_url, names, snapshot, snapshot.changed, snapshot.base_resources)
 
-    def _share(self, type_url: str, names: Names, snapshot: Snapshot) -> None:
+    def _share(
+        self,
+        type_url: str,
+        names: Names,
+        snapshot: Snapshot,
+        changed: Mapping[str, AbstractSet[str]] | None,
+        before: Mapping[str, Mapping[str, Resource]],
+    ) -> None:
         """Make the snapshot's table the base of names that are its names. Every Envoy names
-        every cluster's endpoints: in step with the snapshot before, only the names either
-        changed are looked at; else every name, at most once per snapshot (and only when there
-        are as many)."""
+        every cluster's endpoints: in step with the tables `before` (what `changed` is
+        relative to), only the names either changed are looked at; else every name, at most
+        once per snapshot (and only when there are as many)."""
         table = snapshot.resources[type_url]
         if names.is_exactly(table):
             return
-        changed = snapshot.changed
-        if changed is not None and names.base is snapshot.base_resources[type_url]:
+        if changed is not None and names.base is before.get(type_url):
             looked_at = itertools.chain(changed[type_url], names.differing())
             if all((n in table) == (n in names) for n in looked_at):
                 names.rebase(table)
@@ -119,13 +132,16 @@ class DeltaStream(StreamBase):
             names.rebase(table)
 
     def _due(self, snapshot: Snapshot) -> list[bytes]:
-        """Additions and updates in push order, then removals in removal order."""
+        """Additions and updates in push order, then removals in removal order; nothing while
+        a response is unanswered (what changed meanwhile is owed)."""
         if snapshot.version == self._synced:
             return []  # a plain ACK, or a wake-up for what this stream has already
-        changed = snapshot.changed if snapshot.base_version == self._synced else None
+        changed = self._owe(snapshot)
+        if any(sub.pending for sub in self.subscriptions.values()):
+            return []
 
         def only(type_url: str) -> frozenset[str] | None:
-            return None if changed is None else changed[type_url]
+            return None if changed is None else frozenset(changed.get(type_url, ()))
 
         responses = []
         for type_url in PUSH_ORDER:
@@ -136,12 +152,29 @@ class DeltaStream(StreamBase):
             if type_url in self.subscriptions:
                 sub = self.subscriptions[type_url]
                 responses += self._respond(type_url, sub, snapshot, only(type_url), removals=True)
-        self._synced = snapshot.version
         for type_url, sub in self.subscriptions.items():
             if sub.names:
-                self._share(type_url, _names(sub), snapshot)
+                self._share(type_url, _names(sub), snapshot, changed, self._synced_tables)
             _rebase(sub, snapshot.resources[type_url])
+        self._synced, self._synced_tables, self._owed = snapshot.version, snapshot.resources, {}
         return responses
+
+    def _owe(self, snapshot: Snapshot) -> dict[str, set[str]] | None:
+        """What changed from the snapshot synced to this one, gathered over the snapshots seen
+        since (None once one of them is not known to follow the last, or too much is owed to
+        keep a list of: then everything is compared)."""
+        if snapshot.version != self._seen:
+            owed, changed = self._owed, snapshot.changed
+            if owed is None or changed is None or snapshot.base_version != self._seen:
+                self._owed = None
+            else:
+                for type_url, names in changed.items():
+                    owed.setdefault(type_url, set()).update(names)
+                    if len(owed[type_url]) > len(snapshot.resources[type_url]) // 2 + _REBASE_AFTER:
+                        self._owed = None  # as cheap to compare everything
+                        break
+            self._seen = snapshot.version
+        return self._owed
 
     def _answer(
         self,
