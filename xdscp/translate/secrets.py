@@ -11,11 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from envoy.config.core.v3 import base_pb2
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2
 from immutables import Map
@@ -26,9 +21,6 @@ from xdscp.translate.multimap import relink
 
 # kgateway's name for the system CA bundle: a static secret in Envoy's bootstrap.
 SYSTEM_CA_CERT = "SYSTEM_CA_CERT"
-# What Envoy takes for a certificate's key (measured: it refuses RSA 1024 and P-224).
-RSA_MIN_BITS = 2048
-CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
 
 def certificate_name(key: Key) -> str:
@@ -316,52 +308,13 @@ def _material(secret: Secret) -> Material:
         raise _Bad(f"a {TLS_TYPE} Secret needs {TLS_CRT} and {TLS_KEY}")
     if has_pair and not (TLS_CRT in data and TLS_KEY in data):
         raise _Bad(f"{TLS_CRT} and {TLS_KEY} must be given together")
-    chain = key = None
-    if has_pair:
-        certificates = _certificates(data[TLS_CRT], TLS_CRT)
-        key = _private_key(data[TLS_KEY])
-        if _public(certificates[0].public_key()) != _public(key.public_key()):
-            raise _Bad(f"{TLS_KEY} does not match the first certificate of {TLS_CRT}")
-        _envoy_takes(key.public_key())
-        chain = _pem(certificates)
-    ca = _pem(_certificates(data[CA_CRT], CA_CRT)) if CA_CRT in data else None
-    return Material(chain, data[TLS_KEY] if key is not None else None, ca)
+    # Read with `cryptography` only when there is a Secret to read: it is ~16 MiB of a process
+    # that serves no TLS Secret.
+    from xdscp.translate import pem
 
-
-def _certificates(pem: bytes, name: str) -> list[x509.Certificate]:
     try:
-        return x509.load_pem_x509_certificates(pem)
-    except ValueError:
-        raise _Bad(f"{name} is not a PEM certificate (or chain of them)") from None
-
-
-def _private_key(pem: bytes) -> PrivateKeyTypes:
-    try:
-        # The match with the certificate is checked below; the full RSA consistency check costs
-        # ~100 ms a key, which a large fleet of Secrets cannot afford at start.
-        return serialization.load_pem_private_key(
-            pem, password=None, unsafe_skip_rsa_key_validation=True
-        )
-    except TypeError:
-        raise _Bad(f"{TLS_KEY} is encrypted; Envoy needs it unencrypted") from None
-    except (ValueError, UnsupportedAlgorithm):
-        raise _Bad(f"{TLS_KEY} is not a PEM private key") from None
-
-
-def _envoy_takes(key: PublicKeyTypes) -> None:
-    if isinstance(key, rsa.RSAPublicKey) and key.key_size < RSA_MIN_BITS:
-        raise _Bad(f"{TLS_KEY} is RSA {key.key_size}; Envoy needs {RSA_MIN_BITS} bits or more")
-    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name not in CURVES:
-        supported = ", ".join(CURVES.values())
-        raise _Bad(f"{TLS_KEY} is on curve {key.curve.name}; Envoy takes {supported}")
-
-
-def _public(key: PublicKeyTypes) -> bytes:
-    return key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-def _pem(certificates: list[x509.Certificate]) -> bytes:
-    # Re-encoded: what Envoy gets is plain PEM, whatever text surrounded the blocks.
-    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certificates)
+        chain = pem.chain_for_key(data[TLS_CRT], data[TLS_KEY]) if has_pair else None
+        ca = pem.certificates(data[CA_CRT], CA_CRT) if CA_CRT in data else None
+    except pem.Unusable as unusable:
+        raise _Bad(str(unusable)) from None
+    return Material(chain, data[TLS_KEY] if has_pair else None, ca)

@@ -12,8 +12,6 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import urllib3
-
 if TYPE_CHECKING:
     from kubernetes import client
 
@@ -76,7 +74,7 @@ class Api:
                 if line:
                     event: JSON = json.loads(line)
                     yield event
-        except (urllib3.exceptions.HTTPError, OSError) as err:
+        except _broken() as err:
             raise ApiError(0, f"watch of {path} broke: {err}") from err
         finally:
             # An abandoned watch holds a half-read connection: close it, never reuse it.
@@ -110,14 +108,22 @@ class Api:
         except ApiException as err:  # TLS failures come as status 0
             retry_after = _retry_after((err.headers or {}).get("Retry-After"))
             raise ApiError(err.status or 0, str(err.reason), retry_after) from err
-        except (urllib3.exceptions.HTTPError, OSError) as err:
+        except _broken() as err:
             raise ApiError(0, f"{method} {path}: {err}") from err
+
+
+def _broken() -> tuple[type[BaseException], ...]:
+    """A connection's failures. urllib3 is imported with the client, when an API server is
+    first called: a process serving files has no use for it (config.py)."""
+    import urllib3
+
+    return (urllib3.exceptions.HTTPError, OSError)
 
 
 def _json(response: Any) -> JSON:
     try:
         data = response.read()
-    except (urllib3.exceptions.HTTPError, OSError) as err:
+    except _broken() as err:
         raise ApiError(0, f"reading the answer failed: {err}") from err
     try:
         body = json.loads(data) if data else {}
