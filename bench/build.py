@@ -123,7 +123,9 @@ def run_incremental(n: int) -> dict[str, Any]:
             phases[name].append(value)
         snapshot = served.snapshot
         sent = {"delta": _sent(delta.on_snapshot(snapshot).responses, delta=True)}
-        sent["sotw"] = _sent(_acked(sotw).on_snapshot(snapshot).responses, delta=False)
+        sent["sotw"] = _sent(sotw.on_snapshot(snapshot).responses, delta=False)
+        _acked(delta, snapshot)
+        _acked(sotw, snapshot)
         previous = snapshot
     floor_bytes = sum(
         len(m.SerializeToString(deterministic=True))
@@ -184,13 +186,20 @@ def _client(make: type[Client], snapshot: Snapshot) -> Client:
             else discovery_pb2.DiscoveryRequest(type_url=type_url, resource_names=names, node=node)
         )
         stream.on_request(request, snapshot)
-    return _acked(stream)
+    return _acked(stream, snapshot)
 
 
-def _acked(stream: Client) -> Client:
-    """A state-of-the-world client answers every response before the next one is sent."""
-    for subscription in stream.subscriptions.values():
-        subscription.in_flight = False
+def _acked(stream: Client, snapshot: Snapshot) -> Client:
+    """The client answers every response, as Envoy does, before the next one is sent (both
+    variants send nothing more to a stream until it has)."""
+    if isinstance(stream, SotwStream):
+        for subscription in stream.subscriptions.values():
+            subscription.in_flight = False
+        return stream
+    for type_url, subscription in stream.subscriptions.items():
+        for nonce in list(subscription.pending):
+            ack = discovery_pb2.DeltaDiscoveryRequest(type_url=type_url, response_nonce=nonce)
+            stream.on_request(ack, snapshot)
     return stream
 
 

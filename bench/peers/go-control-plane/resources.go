@@ -125,5 +125,7 @@ func buildRoute() *route.RouteConfiguration {
 				}},
 			}},
 		}},
+		// As xdscp writes every Gateway's routes: a Host header's port does not decide.
+		IgnorePortInHostMatching: true,
 	}
 }
