@@ -57,3 +57,7 @@ PUSH_ORDER = tuple(t.url for t in sorted(REGISTRY, key=lambda t: t.push_rank))
 REMOVAL_ORDER = tuple(t.url for t in sorted(REGISTRY, key=lambda t: t.removal_rank))
 SHORT_NAMES = {url: BY_URL[url].short for url in PUSH_ORDER}
 WILDCARD_BY_DEFAULT = frozenset(t.url for t in REGISTRY if t.wildcard_by_default)
+# State of the world: a response of these types carries the whole set (what it leaves out is
+# removed); of the other types a response need carry only what changed. The protocol makes
+# them the same types as those wildcard by default (listeners and clusters).
+FULL_STATE = WILDCARD_BY_DEFAULT

@@ -80,12 +80,13 @@ _NONE: frozenset[str] = frozenset()
 _MASK = 2**64 - 1
 
 
-def _version(total: int) -> str:
+def version_of_marks(total: int) -> str:
+    """The version of a set of resources whose marks add up to `total` (in any order)."""
     return f"{total & _MASK:016x}"
 
 
 def _version_of(resources: Iterable[Resource]) -> str:
-    return _version(sum(r.mark for r in resources))
+    return version_of_marks(sum(r.mark for r in resources))
 
 
 def _in_order(table: Mapping[str, Resource]) -> list[Resource]:
@@ -107,14 +108,17 @@ class DeltaResponse:
     body: bytes  # the serialized DeltaDiscoveryResponse, nonce included
 
 
-def sotw_response(type_url: str, resources: list[Resource], serial: int) -> SotwResponse:
-    """A DiscoveryResponse carrying exactly `resources`, versioned by them.
+def sotw_response(
+    type_url: str, resources: list[Resource], serial: int, version: str | None = None
+) -> SotwResponse:
+    """A DiscoveryResponse carrying exactly `resources`, versioned by them (or by `version`:
+    a response carrying only what changed is versioned by all the client then holds).
 
     The nonce is the version and the snapshot's serial number: every stream sent this
     snapshot's response shares its bytes, and one stream never sees a nonce twice (a version
     can come back, as after A, B, A, but never from the same snapshot).
     """
-    version = _version_of(resources)
+    version = _version_of(resources) if version is None else version
     nonce = f"{version}.{serial}"
     body = wire.discovery_response(version, (r.any for r in resources), type_url)
     return SotwResponse(version, nonce, wire.with_nonce(body, nonce))
@@ -172,7 +176,7 @@ class Snapshot:
 
     @cached_property
     def versions(self) -> dict[str, str]:
-        return {t: _version(self._sums[t]) for t in PUSH_ORDER}
+        return {t: version_of_marks(self._sums[t]) for t in PUSH_ORDER}
 
     @cached_property
     def version(self) -> str:

@@ -1,13 +1,47 @@
-"""State of the world: each response carries every resource of its type (or every one named)."""
+"""State of the world: each response carries every resource of its type (or every one named).
+
+Clusters and listeners go out whole every time: what a response leaves out is removed.
+Endpoints, routes and secrets need not: once a client holds what it named, a response carries
+only what changed since, or what it just named, versioned by all it then holds, as the
+protocol allows. A change to one cluster among 10,000 sends one ClusterLoadAssignment, not
+10,000 for Envoy to look through.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
-from xdscp.resourcetypes import CLUSTER, PUSH_ORDER, WILDCARD_BY_DEFAULT
+from xdscp.resourcetypes import CLUSTER, FULL_STATE, PUSH_ORDER, WILDCARD_BY_DEFAULT
 from xdscp.server.events import Holds
 from xdscp.server.stream import WILDCARD, Output, Request, StreamBase, Subscription
-from xdscp.snapshot import Resource, Snapshot, SotwResponse, sotw_response
+from xdscp.snapshot import Resource, Snapshot, SotwResponse, sotw_response, version_of_marks
+
+# Owed names past which sending all that is named costs no more (one shared response).
+_WHOLE_AFTER = 64
+
+
+@dataclass
+class _Holding:
+    """What a client holds of a type sent in parts: the names it named, each at its version in
+    `table` (a snapshot's, shared), and the sum of their marks; and the names that changed in
+    the snapshots seen since (None: not known, so all it names goes out again)."""
+
+    table: Mapping[str, Resource]
+    names: frozenset[str]
+    total: int
+    owed: set[str] | None = field(default_factory=set)
+
+
+class _Plan:
+    """What a subscription to a type sent in parts is due: the version of all it names, and the
+    resources that differ from what it holds (None: send all it names)."""
+
+    __slots__ = ("changed", "total", "version")
+
+    def __init__(self, total: int, changed: list[Resource] | None) -> None:
+        self.total, self.changed = total, changed
+        self.version = version_of_marks(total)
 
 
 class SotwStream(StreamBase):
@@ -19,6 +53,8 @@ class SotwStream(StreamBase):
         self._clusters_sent: Mapping[str, Resource] = {}
         self._clusters_held: Mapping[str, Resource] = {}
         self._wants: dict[str, SotwResponse] = {}
+        self._holdings: dict[str, _Holding] = {}
+        self._seen: int | None = None  # the serial of the last snapshot looked at
 
     def on_request(self, request: Request, snapshot: Snapshot | None) -> Output:
         if not self.accept_type(request):
@@ -46,7 +82,10 @@ class SotwStream(StreamBase):
         else:
             subscription.in_flight = False
             self.record_answer(type_url, subscription.sent_version, request)
-            if type_url == CLUSTER and not request.HasField("error_detail"):
+            if request.HasField("error_detail"):
+                # It kept what it had before: whatever changes next, all it names goes out.
+                self._holdings.pop(type_url, None)
+            elif type_url == CLUSTER:
                 self._clusters_held = self._clusters_sent
         if names and WILDCARD not in names:
             subscription.wildcard = False
@@ -62,6 +101,7 @@ class SotwStream(StreamBase):
         return self.output(self._due(snapshot))
 
     def _due(self, snapshot: Snapshot) -> list[bytes]:
+        self._observe(snapshot)
         return [
             response
             for type_url in PUSH_ORDER
@@ -79,10 +119,21 @@ class SotwStream(StreamBase):
         """
         if snapshot is None or subscription.in_flight:
             return []
+        if _in_parts(type_url, subscription):
+            return self._respond_in_parts(type_url, subscription, snapshot)
         if type_url == CLUSTER and subscription.wildcard:
             response = self._clusters(snapshot)
         else:
             response = self._wanted(type_url, subscription, snapshot)
+        return self._send(type_url, subscription, snapshot, response)
+
+    def _send(
+        self,
+        type_url: str,
+        subscription: Subscription,
+        snapshot: Snapshot,
+        response: SotwResponse,
+    ) -> list[bytes]:
         if response.version == subscription.sent_version:
             return []
         subscription.sent_version, subscription.in_flight = response.version, True
@@ -110,12 +161,79 @@ class SotwStream(StreamBase):
         self._clusters_sent = current
         return snapshot.sotw(CLUSTER, None)
 
+    def _respond_in_parts(
+        self, type_url: str, subscription: Subscription, snapshot: Snapshot
+    ) -> list[bytes]:
+        names = frozenset(subscription.names)
+        plan = self._plan(type_url, names, snapshot)
+        if plan.version == subscription.sent_version:
+            # Nothing it names changed (or, reconnecting, it holds all it names as they are);
+            # but after a NACK it holds what it had before, which is not known.
+            if type_url in self._holdings or not subscription.nonce:
+                self._hold(type_url, names, snapshot, plan)
+            return []
+        if plan.changed is None:
+            response = self._wanted(type_url, subscription, snapshot)
+        else:
+            self._wants.pop(type_url, None)
+            response = sotw_response(type_url, plan.changed, snapshot.serial, plan.version)
+        self._hold(type_url, names, snapshot, plan)
+        return self._send(type_url, subscription, snapshot, response)
+
+    def _hold(self, type_url: str, names: frozenset[str], snapshot: Snapshot, plan: _Plan) -> None:
+        self._holdings[type_url] = _Holding(snapshot.resources[type_url], names, plan.total)
+
+    def _plan(self, type_url: str, names: frozenset[str], snapshot: Snapshot) -> _Plan:
+        """From what the client holds and the names owed since, in time proportional to them
+        (and to a change of names); everything it names when that is not known."""
+        table = snapshot.resources[type_url]
+        holding = self._holdings.get(type_url)
+        if holding is None or holding.owed is None:
+            return _Plan(sum(table[n].mark for n in names if n in table), None)
+        looked_at: set[str] = set(holding.owed)
+        if names is not holding.names and names != holding.names:
+            looked_at.update(names.symmetric_difference(holding.names))
+        total, changed = holding.total, []
+        for name in looked_at:
+            before = holding.table.get(name) if name in holding.names else None
+            now = table.get(name) if name in names else None
+            if before is now or (before and now and before.version == now.version):
+                continue
+            total += (now.mark if now else 0) - (before.mark if before else 0)
+            if now is not None:
+                changed.append(now)
+        if len(changed) > _WHOLE_AFTER and len(changed) > len(names) // 2:
+            return _Plan(total, None)  # as cheap to send all it names, shared with others
+        return _Plan(total, sorted(changed, key=lambda r: r.name))
+
+    def _observe(self, snapshot: Snapshot) -> None:
+        """Owe each holding the names a new snapshot changed, when it follows the last one
+        looked at; else what changed is not known, and all that is named goes out again."""
+        if snapshot.serial == self._seen:
+            return
+        follows = snapshot.changed is not None and snapshot.base_serial == self._seen
+        self._seen = snapshot.serial
+        for type_url, holding in self._holdings.items():
+            if holding.owed is None:
+                continue
+            if not follows or snapshot.changed is None:
+                holding.owed = None
+                continue
+            holding.owed.update(snapshot.changed[type_url])
+            if len(holding.owed) > len(snapshot.resources[type_url]) // 2 + _WHOLE_AFTER:
+                holding.owed = None  # no cheaper than sending all it names
+
     def _others_unsettled(self, snapshot: Snapshot) -> bool:
         return any(
-            sub.in_flight or self._wanted(type_url, sub, snapshot).version != sub.sent_version
+            sub.in_flight or self._due_version(type_url, sub, snapshot) != sub.sent_version
             for type_url, sub in self.subscriptions.items()
             if type_url != CLUSTER
         )
+
+    def _due_version(self, type_url: str, subscription: Subscription, snapshot: Snapshot) -> str:
+        if _in_parts(type_url, subscription):
+            return self._plan(type_url, frozenset(subscription.names), snapshot).version
+        return self._wanted(type_url, subscription, snapshot).version
 
     def _wanted(
         self, type_url: str, subscription: Subscription, snapshot: Snapshot
@@ -126,3 +244,9 @@ class SotwStream(StreamBase):
         names = None if subscription.wildcard else frozenset(subscription.names)
         response = self._wants[type_url] = snapshot.sotw(type_url, names)
         return response
+
+
+def _in_parts(type_url: str, subscription: Subscription) -> bool:
+    """Whether responses to it may carry only what changed: a type whose responses need not
+    carry the full set, subscribed to by name."""
+    return type_url not in FULL_STATE and not subscription.wildcard
