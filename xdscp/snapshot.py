@@ -13,6 +13,7 @@ same bytes.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import itertools
 import weakref
@@ -37,10 +38,11 @@ def digest(*parts: bytes) -> str:
 class Resource:
     """One resource of one type at one version, built once and shared by every snapshot and
     stream holding it. Kept in one wire form, the delta `Resource` message (version,
-    Any(type_url, body), name), which holds the other two: the Any a SotW response carries,
-    and the body (the Envoy message, serialized deterministically)."""
+    Any(type_url, body), name), which holds the other two: the Any as a SotW response carries
+    it (field 2 of both messages), and the body (the Envoy message, serialized
+    deterministically)."""
 
-    __slots__ = ("_any", "_body", "delta", "mark", "name", "sources", "type_url", "version")
+    __slots__ = ("_body", "_entry", "delta", "mark", "name", "sources", "type_url", "version")
 
     def __init__(
         self,
@@ -54,7 +56,7 @@ class Resource:
         any_bytes = wire.any_message(type_url, body)
         self.delta = wire.delta_resource(name, version, any_bytes)
         end = wire.any_end(self.delta, name)
-        self._any, self._body = (end - len(any_bytes), end), (end - len(body), end)
+        self._entry, self._body = (len(wire.text(1, version)), end), (end - len(body), end)
         # This name at this version as a 64-bit number: a table's version is their sum.
         named = hashlib.blake2b(f"{name}={version}".encode(), digest_size=8)
         self.mark = int.from_bytes(named.digest(), "big")
@@ -63,8 +65,9 @@ class Resource:
         self.sources = sources
 
     @property
-    def any(self) -> bytes:
-        return self.delta[slice(*self._any)]
+    def entry(self) -> bytes:
+        """The Any with its field's tag and length: one of a DiscoveryResponse's resources."""
+        return self.delta[slice(*self._entry)]
 
     @property
     def body(self) -> bytes:
@@ -77,6 +80,7 @@ class Resource:
 Table = immutables.Map[str, Resource]
 EMPTY: Table = immutables.Map()
 _NONE: frozenset[str] = frozenset()
+_UNCHANGED: Mapping[str, frozenset[str]] = {t: _NONE for t in PUSH_ORDER}
 _MASK = 2**64 - 1
 
 
@@ -89,9 +93,8 @@ def _version_of(resources: Iterable[Resource]) -> str:
     return version_of_marks(sum(r.mark for r in resources))
 
 
-def _in_order(table: Mapping[str, Resource]) -> list[Resource]:
-    """A whole table by name: what a response carrying all of it is built from."""
-    return [table[n] for n in sorted(table)]
+# Changed names past which sorting a table's names afresh is as quick as putting them in.
+_REORDER_AFTER = 256
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
@@ -120,7 +123,7 @@ def sotw_response(
     """
     version = _version_of(resources) if version is None else version
     nonce = f"{version}.{serial}"
-    body = wire.discovery_response(version, (r.any for r in resources), type_url)
+    body = wire.discovery_response(version, (r.entry for r in resources), type_url)
     return SotwResponse(version, nonce, wire.with_nonce(body, nonce))
 
 
@@ -158,10 +161,12 @@ class Snapshot:
         )
         self._delta_every: dict[str, DeltaResponse] = {}
         self._version_maps: dict[str, dict[str, str]] = {}
+        # Each table's names in order, once wanted; and the last snapshot's, to start from.
+        self._orders: dict[str, list[str]] = {}
+        self._inherited_orders = dict(base._orders) if base else {}
         # The names that differ from the snapshot this one was built from, by type: a stream
         # in sync with that one need look at nothing else.
         self.base_serial = base.serial if base else None
-        self.base_version = base.version if base else None
         # Its tables (sharing all but what changed with these): not the snapshot, which
         # would keep every one before it alive.
         self.base_resources = base.resources if base else {t: EMPTY for t in PUSH_ORDER}
@@ -173,6 +178,23 @@ class Snapshot:
                 else _differing(base.resources[t], self.resources[t])
                 for t in PUSH_ORDER
             }
+        self._history = _history(base, self.changed, self.resources)
+
+    def changes_since(self, serial: int | None) -> Mapping[str, frozenset[str]] | None:
+        """The names that differ from snapshot `serial`'s, by type, when it is one this one
+        was built from, a step or a few back; else None (compare the whole tables). A stream
+        that skipped snapshots while it was busy still looks at only what changed."""
+        if serial == self.serial:
+            return _UNCHANGED
+        steps = self._history
+        if steps and steps[-1].base == serial:
+            return steps[-1].changed  # in step with the last one: the common case
+        for start in range(len(steps) - 2, -1, -1):
+            if steps[start].base == serial:
+                return {
+                    t: frozenset().union(*(s.changed[t] for s in steps[start:])) for t in PUSH_ORDER
+                }
+        return None
 
     @cached_property
     def versions(self) -> dict[str, str]:
@@ -193,7 +215,9 @@ class Snapshot:
         if names is None:
             every = self._every.get(type_url)
             if every is None:
-                every = self._every[type_url] = self._response(type_url, _in_order(table))
+                resources = [table[n] for n in self._order(type_url)]
+                every = sotw_response(type_url, resources, self.serial, self.versions[type_url])
+                self._every[type_url] = every
             return every
         key = (type_url, names)
         named = self._named.get(key)
@@ -210,7 +234,8 @@ class Snapshot:
         if every is None:
             nonce = f"{self.serial}.{BY_URL[type_url].short}"
             version = self.versions[type_url]
-            resources = _in_order(self.resources[type_url])
+            table = self.resources[type_url]
+            resources = [table[n] for n in self._order(type_url)]
             body = wire.delta_discovery_response(
                 version, (r.delta for r in resources), type_url, (), nonce
             )
@@ -227,6 +252,29 @@ class Snapshot:
 
     def _response(self, type_url: str, resources: list[Resource]) -> SotwResponse:
         return sotw_response(type_url, resources, self.serial)
+
+    def _order(self, type_url: str) -> list[str]:
+        """A table's names, sorted: the last snapshot's order with what changed put in or
+        taken out (sorting 10,000 names for each snapshot took longer than all the rest of
+        a full response)."""
+        order = self._orders.get(type_url)
+        if order is None:
+            table = self.resources[type_url]
+            before = self._inherited_orders.pop(type_url, None)
+            changed = self.changed[type_url] if self.changed is not None else None
+            if before is None or changed is None or len(changed) > _REORDER_AFTER:
+                order = sorted(table)
+            else:
+                order = list(before)
+                for name in changed:
+                    at = bisect.bisect_left(order, name)
+                    there = at < len(order) and order[at] == name
+                    if there and name not in table:
+                        del order[at]
+                    elif not there and name in table:
+                        order.insert(at, name)
+            self._orders[type_url] = order
+        return order
 
     @classmethod
     def build(cls, translation: Translation, previous: Snapshot | None = None) -> Snapshot:
@@ -266,6 +314,37 @@ class Snapshot:
         return cls(
             tables, previous, changed if previous else None, sums, translation=translation.serial
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    base: int  # the serial of the snapshot a snapshot was built from
+    changed: Mapping[str, frozenset[str]]  # and the names it changed, by type
+    size: int  # their number
+
+
+def _history(
+    base: Snapshot | None,
+    changed: Mapping[str, frozenset[str]] | None,
+    tables: Mapping[str, Mapping[str, Resource]],
+) -> tuple[_Step, ...]:
+    """The steps that led to a snapshot, newest last: as many as name fewer resources in all
+    than its tables hold (past that, comparing the tables costs no more), at most _STEPS."""
+    if base is None or changed is None:
+        return ()
+    newest = _Step(base.serial, changed, sum(len(names) for names in changed.values()))
+    budget = sum(len(table) for table in tables.values())
+    kept = [newest]
+    total = newest.size
+    for step in reversed(base._history[-(_STEPS - 1) :]):
+        total += step.size
+        if total > budget:
+            break
+        kept.append(step)
+    return tuple(reversed(kept))
+
+
+_STEPS = 64
 
 
 def _resources(

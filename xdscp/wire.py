@@ -45,9 +45,10 @@ def any_end(resource: bytes, name: str) -> int:
     return len(resource) - len(text(3, name))
 
 
-def discovery_response(version: str, any_resources: Iterable[bytes], type_url: str) -> bytes:
-    """DiscoveryResponse without its nonce {version_info = 1; resources = 2; type_url = 4}."""
-    return text(1, version) + b"".join(field(2, r) for r in any_resources) + text(4, type_url)
+def discovery_response(version: str, entries: Iterable[bytes], type_url: str) -> bytes:
+    """DiscoveryResponse without its nonce {version_info = 1; resources = 2; type_url = 4};
+    `entries` are its resources, each an Any already encoded as field 2."""
+    return text(1, version) + b"".join(entries) + text(4, type_url)
 
 
 def with_nonce(response: bytes, nonce: str) -> bytes:

@@ -9,6 +9,7 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.service.discovery.v3 import discovery_pb2
 
 from tests.live import ROOT
+from tests.server.harness import snapshot
 from tests.translations import edited
 from xdscp.app import load
 from xdscp.resourcetypes import CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER
@@ -83,3 +84,23 @@ def test_a_response_to_names_is_shared_while_held_and_then_forgotten() -> None:
     every = weakref.ref(snapshot.sotw(ENDPOINT, None))
     gc.collect()
     assert every() is not None  # the full table's answer is the server's own: kept
+
+
+def test_what_changed_since_a_snapshot_a_few_back_is_known() -> None:
+    first = snapshot({"a": 1, "b": 1, "c": 1})
+    second = snapshot({"a": 2, "b": 1, "c": 1}, first)
+    third = snapshot({"a": 2, "b": 1}, second)
+    nothing: dict[str, set[str]] = {t: set() for t in PUSH_ORDER}
+    assert third.changes_since(third.serial) == nothing
+    assert third.changes_since(second.serial) == {**nothing, CLUSTER: {"c"}, ENDPOINT: {"c"}}
+    since_first = third.changes_since(first.serial)
+    assert since_first is not None and since_first[CLUSTER] == since_first[ENDPOINT] == {"a", "c"}
+    assert third.changes_since(None) is None
+    assert third.changes_since(snapshot({"a": 1}).serial) is None  # not one it came from
+
+
+def test_what_changed_is_forgotten_once_comparing_the_tables_costs_no_more() -> None:
+    newest = first = snapshot({"a": 1, "b": 1})
+    for timeout in range(2, 5):  # each step changes both clusters and both endpoints
+        newest = snapshot({"a": timeout, "b": timeout}, newest)
+    assert newest.changes_since(first.serial) is None

@@ -22,18 +22,13 @@ class DeltaStream(StreamBase):
     def __init__(self, stream_id: int = 0) -> None:
         super().__init__(stream_id)
         self._nonces = itertools.count(1)
-        # The version of the snapshot every subscription has been compared with, and its tables:
-        # in sync, a new snapshot needs a look at only what it changed.
+        # The version and serial of the snapshot every subscription has been compared with, and
+        # its tables: a later snapshot needs a look at only what changed since.
         self._synced: str | None = None
+        self._synced_serial: int | None = None
         self._synced_tables: Mapping[str, Mapping[str, Resource]] = {}
         # Per type, the serial of the snapshot whose names the stream's were last compared with.
         self._compared: dict[str, int] = {}
-        # While the client has not answered a response, nothing more is pushed; what changed
-        # since `_synced` is owed (per type; None: not known, compare everything), and goes out
-        # in one response per type once it answers. A client that reads slowly, or a burst of
-        # changes, costs one response per answer, not one per snapshot.
-        self._seen: str | None = None
-        self._owed: dict[str, set[str]] | None = None
 
     def on_request(self, request: Request, snapshot: Snapshot | None) -> Output:
         """Work in proportion to the request, whatever the stream subscribed before: only the
@@ -65,7 +60,7 @@ class DeltaStream(StreamBase):
             subscription.known.forget(name)
         self._answer(type_url, subscription, request)
         if snapshot is None:
-            self._synced = None  # nothing compared: the first snapshot gets a full look
+            self._synced = self._synced_serial = None  # nothing compared: a full look next
             return self.output([])
         # Everything due goes out in push order, not just this type: the snapshot may have
         # changed since the last wake-up, and a cluster must precede its endpoints.
@@ -133,12 +128,14 @@ class DeltaStream(StreamBase):
 
     def _due(self, snapshot: Snapshot) -> list[bytes]:
         """Additions and updates in push order, then removals in removal order; nothing while
-        a response is unanswered (what changed meanwhile is owed)."""
+        a response is unanswered: what changed meanwhile goes out in one response per type
+        once the client answers (a slow reader, or a burst of changes, costs one response
+        per answer, not one per snapshot)."""
         if snapshot.version == self._synced:
             return []  # a plain ACK, or a wake-up for what this stream has already
-        changed = self._owe(snapshot)
         if any(sub.pending for sub in self.subscriptions.values()):
             return []
+        changed = self._owed(snapshot)
 
         def only(type_url: str) -> frozenset[str] | None:
             return None if changed is None else frozenset(changed.get(type_url, ()))
@@ -156,25 +153,20 @@ class DeltaStream(StreamBase):
             if sub.names:
                 self._share(type_url, _names(sub), snapshot, changed, self._synced_tables)
             _rebase(sub, snapshot.resources[type_url])
-        self._synced, self._synced_tables, self._owed = snapshot.version, snapshot.resources, {}
+        self._synced, self._synced_serial = snapshot.version, snapshot.serial
+        self._synced_tables = snapshot.resources
         return responses
 
-    def _owe(self, snapshot: Snapshot) -> dict[str, set[str]] | None:
-        """What changed from the snapshot synced to this one, gathered over the snapshots seen
-        since (None once one of them is not known to follow the last, or too much is owed to
-        keep a list of: then everything is compared)."""
-        if snapshot.version != self._seen:
-            owed, changed = self._owed, snapshot.changed
-            if owed is None or changed is None or snapshot.base_version != self._seen:
-                self._owed = None
-            else:
-                for type_url, names in changed.items():
-                    owed.setdefault(type_url, set()).update(names)
-                    if len(owed[type_url]) > len(snapshot.resources[type_url]) // 2 + _REBASE_AFTER:
-                        self._owed = None  # as cheap to compare everything
-                        break
-            self._seen = snapshot.version
-        return self._owed
+    def _owed(self, snapshot: Snapshot) -> Mapping[str, frozenset[str]] | None:
+        """What changed from the snapshot synced to this one (None when that is not known, or
+        so much that comparing everything is as cheap)."""
+        changed = snapshot.changes_since(self._synced_serial)
+        if changed is None or any(
+            len(names) > len(snapshot.resources[t]) // 2 + _REBASE_AFTER
+            for t, names in changed.items()
+        ):
+            return None
+        return changed
 
     def _answer(
         self,

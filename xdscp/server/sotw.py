@@ -10,7 +10,8 @@ protocol allows. A change to one cluster among 10,000 sends one ClusterLoadAssig
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 
 from xdscp.resourcetypes import CLUSTER, FULL_STATE, PUSH_ORDER, WILDCARD_BY_DEFAULT
 from xdscp.server.events import Holds
@@ -21,16 +22,15 @@ from xdscp.snapshot import Resource, Snapshot, SotwResponse, sotw_response, vers
 _WHOLE_AFTER = 64
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Holding:
     """What a client holds of a type sent in parts: the names it named, each at its version in
-    `table` (a snapshot's, shared), and the sum of their marks; and the names that changed in
-    the snapshots seen since (None: not known, so all it names goes out again)."""
+    snapshot `serial`'s `table` (shared), and the sum of their marks."""
 
+    serial: int
     table: Mapping[str, Resource]
     names: frozenset[str]
     total: int
-    owed: set[str] | None = field(default_factory=set)
 
 
 class _Plan:
@@ -49,12 +49,12 @@ class SotwStream(StreamBase):
 
     def __init__(self, stream_id: int = 0) -> None:
         super().__init__(stream_id)
-        # The clusters of the CDS response in flight, and of the last one the client ACKed.
-        self._clusters_sent: Mapping[str, Resource] = {}
-        self._clusters_held: Mapping[str, Resource] = {}
+        # The clusters of the CDS response in flight, and of the last one the client ACKed;
+        # each with the serial of the snapshot whose table it is (None: one of its own).
+        self._clusters_sent: tuple[int | None, Mapping[str, Resource]] = (None, {})
+        self._clusters_held: tuple[int | None, Mapping[str, Resource]] = (None, {})
         self._wants: dict[str, SotwResponse] = {}
         self._holdings: dict[str, _Holding] = {}
-        self._seen: int | None = None  # the serial of the last snapshot looked at
 
     def on_request(self, request: Request, snapshot: Snapshot | None) -> Output:
         if not self.accept_type(request):
@@ -76,7 +76,7 @@ class SotwStream(StreamBase):
                 and snapshot
                 and request.version_info == snapshot.versions[CLUSTER]
             ):
-                self._clusters_held = snapshot.resources[CLUSTER]
+                self._clusters_held = (snapshot.serial, snapshot.resources[CLUSTER])
         elif request.response_nonce != subscription.nonce:
             return self.output([])  # stale: it answers a response that a newer one replaced
         else:
@@ -101,7 +101,6 @@ class SotwStream(StreamBase):
         return self.output(self._due(snapshot))
 
     def _due(self, snapshot: Snapshot) -> list[bytes]:
-        self._observe(snapshot)
         return [
             response
             for type_url in PUSH_ORDER
@@ -143,22 +142,20 @@ class SotwStream(StreamBase):
     def _clusters(self, snapshot: Snapshot) -> SotwResponse:
         """Every cluster, and removals last: a removed cluster stays in the response until
         no other type has an update to send or in flight, so routes move off it first."""
-        current, held = snapshot.resources[CLUSTER], self._clusters_held
-        # Most calls find the client holding exactly this table, or the one before it: then
-        # no scan of it.
+        current = snapshot.resources[CLUSTER]
+        serial, held = self._clusters_held
+        # Most calls find the client holding this table, or one a few snapshots back: then
+        # only what changed since is looked at, not every cluster.
+        changes = None if held is current else snapshot.changes_since(serial)
         candidates: Iterable[str] = (
-            ()
-            if held is current
-            else snapshot.changed[CLUSTER]
-            if snapshot.changed is not None and held is snapshot.base_resources[CLUSTER]
-            else held
+            () if held is current else changes[CLUSTER] if changes is not None else held
         )
         leaving = {n: held[n] for n in candidates if n in held and n not in current}
         if leaving and self._others_unsettled(snapshot):
-            self._clusters_sent = {**current, **leaving}
-            held_back = [self._clusters_sent[n] for n in sorted(self._clusters_sent)]
-            return sotw_response(CLUSTER, held_back, snapshot.serial)
-        self._clusters_sent = current
+            sent = {**current, **leaving}
+            self._clusters_sent = (None, sent)
+            return sotw_response(CLUSTER, [sent[n] for n in sorted(sent)], snapshot.serial)
+        self._clusters_sent = (snapshot.serial, current)
         return snapshot.sotw(CLUSTER, None)
 
     def _respond_in_parts(
@@ -181,18 +178,20 @@ class SotwStream(StreamBase):
         return self._send(type_url, subscription, snapshot, response)
 
     def _hold(self, type_url: str, names: frozenset[str], snapshot: Snapshot, plan: _Plan) -> None:
-        self._holdings[type_url] = _Holding(snapshot.resources[type_url], names, plan.total)
+        table = snapshot.resources[type_url]
+        self._holdings[type_url] = _Holding(snapshot.serial, table, names, plan.total)
 
     def _plan(self, type_url: str, names: frozenset[str], snapshot: Snapshot) -> _Plan:
-        """From what the client holds and the names owed since, in time proportional to them
+        """From what the client holds and what changed since, in time proportional to that
         (and to a change of names); everything it names when that is not known."""
         table = snapshot.resources[type_url]
         holding = self._holdings.get(type_url)
-        if holding is None or holding.owed is None:
+        changes = snapshot.changes_since(holding.serial) if holding else None
+        if holding is None or changes is None:
             return _Plan(sum(table[n].mark for n in names if n in table), None)
-        looked_at: set[str] = set(holding.owed)
+        looked_at: AbstractSet[str] = changes[type_url]
         if names is not holding.names and names != holding.names:
-            looked_at.update(names.symmetric_difference(holding.names))
+            looked_at = looked_at | names.symmetric_difference(holding.names)
         total, changed = holding.total, []
         for name in looked_at:
             before = holding.table.get(name) if name in holding.names else None
@@ -205,23 +204,6 @@ class SotwStream(StreamBase):
         if len(changed) > _WHOLE_AFTER and len(changed) > len(names) // 2:
             return _Plan(total, None)  # as cheap to send all it names, shared with others
         return _Plan(total, sorted(changed, key=lambda r: r.name))
-
-    def _observe(self, snapshot: Snapshot) -> None:
-        """Owe each holding the names a new snapshot changed, when it follows the last one
-        looked at; else what changed is not known, and all that is named goes out again."""
-        if snapshot.serial == self._seen:
-            return
-        follows = snapshot.changed is not None and snapshot.base_serial == self._seen
-        self._seen = snapshot.serial
-        for type_url, holding in self._holdings.items():
-            if holding.owed is None:
-                continue
-            if not follows or snapshot.changed is None:
-                holding.owed = None
-                continue
-            holding.owed.update(snapshot.changed[type_url])
-            if len(holding.owed) > len(snapshot.resources[type_url]) // 2 + _WHOLE_AFTER:
-                holding.owed = None  # no cheaper than sending all it names
 
     def _others_unsettled(self, snapshot: Snapshot) -> bool:
         return any(
