@@ -1,5 +1,9 @@
 """Many ADS streams from one process: half state of the world, half delta, each ACKing every
-response and keeping the last CDS version it got. Loopback only, bounded in time.
+response and keeping the last CDS version it got, and when it got it. Loopback only, bounded
+in time.
+
+Of each response only the envelope is read (version and nonce), as cheaply as protobuf can:
+one process stands in for a thousand Envoys, each of which has its own core to parse with.
 
     python -m tests.soak.loadgen PORT STREAMS CHANNELS SECONDS RESULT_FILE
 """
@@ -9,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,37 +21,54 @@ from typing import Any
 
 import grpc
 from envoy.config.core.v3 import base_pb2
-from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
+from envoy.service.discovery.v3 import discovery_pb2
+from google.protobuf import descriptor_pb2, descriptor_pool
+from google.protobuf.message_factory import GetMessageClass
 
 from xdscp.resourcetypes import CLUSTER as CDS
+
+SERVICE = "/envoy.service.discovery.v3.AggregatedDiscoveryService/"
+
+
+def _envelope() -> Any:
+    """A message reading only a (Delta)DiscoveryResponse's version (field 1 of both) and nonce
+    (5): ten times quicker than the whole response of 10,000 clusters."""
+    fields = descriptor_pb2.FieldDescriptorProto
+    file = descriptor_pb2.FileDescriptorProto(name="soak_envelope.proto", package="soak")
+    message = file.message_type.add(name="Envelope")
+    for name, number in (("version", 1), ("nonce", 5)):
+        message.field.add(
+            name=name, number=number, type=fields.TYPE_STRING, label=fields.LABEL_OPTIONAL
+        )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return GetMessageClass(pool.FindMessageTypeByName("soak.Envelope"))
+
+
+ENVELOPE = _envelope()
 
 
 @dataclass(frozen=True)
 class Variant:
-    """What differs between the two ADS variants: the call, the request type, where a response
-    carries its version, and what an ACK of it holds besides the nonce."""
+    """What differs between the two ADS variants: the method, the request type, and what an
+    ACK holds besides the nonce."""
 
     name: str  # as xdscp's /status names it
-    call: Callable[[ads_pb2_grpc.AggregatedDiscoveryServiceStub], Any]
+    method: str
     request: Callable[..., Any]
-    version: Callable[[Any], str]
-    ack_extra: Callable[[Any], dict[str, str]]
+    acks_version: bool
+
+    def call(self, channel: grpc.aio.Channel) -> Any:
+        method = channel.stream_stream(
+            SERVICE + self.method,
+            request_serializer=self.request.SerializeToString,  # type: ignore[attr-defined]
+            response_deserializer=ENVELOPE.FromString,
+        )
+        return method()
 
 
-SOTW = Variant(
-    name="sotw",
-    call=lambda stub: stub.StreamAggregatedResources(),
-    request=discovery_pb2.DiscoveryRequest,
-    version=lambda response: response.version_info,
-    ack_extra=lambda response: {"version_info": response.version_info},
-)
-DELTA = Variant(
-    name="delta",
-    call=lambda stub: stub.DeltaAggregatedResources(),
-    request=discovery_pb2.DeltaDiscoveryRequest,
-    version=lambda response: response.system_version_info,
-    ack_extra=lambda response: {},
-)
+SOTW = Variant("sotw", "StreamAggregatedResources", discovery_pb2.DiscoveryRequest, True)
+DELTA = Variant("delta", "DeltaAggregatedResources", discovery_pb2.DeltaDiscoveryRequest, False)
 
 
 def variant_of(stream: int) -> Variant:
@@ -55,29 +77,32 @@ def variant_of(stream: int) -> Variant:
 
 async def subscribe(
     variant: Variant,
-    stub: ads_pb2_grpc.AggregatedDiscoveryServiceStub,
+    channel: grpc.aio.Channel,
     index: int,
     last: list[str],
+    received_at: list[float],
 ) -> None:
-    """Subscribes to every cluster, ACKs every response and keeps the last version in `last`."""
-    call = variant.call(stub)
+    """Subscribes to every cluster, ACKs every response and keeps the last version in `last`,
+    and when it came (the wall clock) in `received_at`."""
+    call = variant.call(channel)
     request = variant.request(type_url=CDS)
     request.node.CopyFrom(base_pb2.Node(id=f"soak-{index}", cluster="soak"))
     await call.write(request)
     async for response in call:
-        last[index] = variant.version(response)
-        ack = variant.request(
-            type_url=CDS, response_nonce=response.nonce, **variant.ack_extra(response)
-        )
+        if response.version != last[index]:
+            last[index], received_at[index] = response.version, time.time()
+        ack = variant.request(type_url=CDS, response_nonce=response.nonce)
+        if variant.acks_version:
+            ack.version_info = response.version
         await call.write(ack)
 
 
 async def main(port: int, streams: int, channels: int, seconds: float, result: Path) -> None:
     last = [""] * streams
+    received_at = [0.0] * streams
     opened = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(channels)]
-    stubs = [ads_pb2_grpc.AggregatedDiscoveryServiceStub(c) for c in opened]
     tasks = [
-        asyncio.create_task(subscribe(variant_of(i), stubs[i % channels], i, last))
+        asyncio.create_task(subscribe(variant_of(i), opened[i % channels], i, last, received_at))
         for i in range(streams)
     ]
     try:
@@ -85,9 +110,9 @@ async def main(port: int, streams: int, channels: int, seconds: float, result: P
         stop = result.with_suffix(".stop")
         deadline = asyncio.get_running_loop().time() + seconds
         while not stop.exists() and asyncio.get_running_loop().time() < deadline:
-            _report(result, last, tasks)
+            _report(result, last, received_at, tasks)
             await asyncio.sleep(0.5)
-        _report(result, last, tasks)
+        _report(result, last, received_at, tasks)
     finally:
         for task in tasks:
             task.cancel()
@@ -95,10 +120,13 @@ async def main(port: int, streams: int, channels: int, seconds: float, result: P
             await channel.close()
 
 
-def _report(result: Path, last: list[str], tasks: list[asyncio.Task[None]]) -> None:
+def _report(
+    result: Path, last: list[str], received_at: list[float], tasks: list[asyncio.Task[None]]
+) -> None:
     # Written beside and renamed, so the driver never reads half a report.
+    report = {"versions": last, "received_at": received_at, "errors": _errors(tasks)}
     temporary = result.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"versions": last, "errors": _errors(tasks)}))
+    temporary.write_text(json.dumps(report))
     temporary.rename(result)
 
 

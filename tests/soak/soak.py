@@ -128,12 +128,14 @@ def run(seconds: float, streams: int, workdir: Path, services: int = 1) -> dict[
             time.sleep(max(0.0, started + changes * PERIOD - time.monotonic()))  # the schedule
         changes += 1
         write_policy(policies, FINAL_PROBES)
-        last = time.monotonic()
+        last, written = time.monotonic(), time.time()
         served = _seconds_until(lambda: serving(server, final), last)
-        by_variant = _final_by_variant(server, final, streams, last)
+        client = _client_report(result, final)
         cpu = {name: cpu_seconds(pid) - cpu[name] for name, pid in processes.items()}
         wall = time.monotonic() - started
-        client = _client_report(result, final)
+        by_variant = _final_by_variant(client, final, written)
+        # Every stream's ACK of it, as the server saw them.
+        _seconds_until(lambda: all_holding(server, final, streams), last)
         built = _metric(server, "xdscp_snapshot_build_seconds_count")
         return {
             "services": services,
@@ -143,7 +145,8 @@ def run(seconds: float, streams: int, workdir: Path, services: int = 1) -> dict[
             "changes": changes,
             "sync_seconds": round(synced, 2),
             "final_version": final,
-            # From the last change: None when it did not happen within FINAL_DEADLINE.
+            # From the last change: None when it did not happen within FINAL_DEADLINE. Streams
+            # are final when they receive the final version (the load generator's clock).
             "server_final_seconds": served,
             "final_within_seconds": _latest(by_variant),
             "final_within_seconds_by_variant": by_variant,
@@ -178,7 +181,8 @@ def broken(result: dict[str, Any]) -> list[str]:
     """The promises of the soak this run did not keep."""
     promises = {
         "every stream final": result["final_within_seconds"] is not None
-        and result["client_versions_final"] == result["streams"],
+        and result["client_versions_final"] == result["streams"]
+        and result["streams_final"] == result["streams"],
         "no NACK": result["nacks"] == 0,
         "no client error": not result["client_errors"],
         "no server error": not result["server_errors"],
@@ -195,23 +199,17 @@ def _seconds_until(check: Callable[[], bool], since: float) -> float | None:
     return round(time.monotonic() - since, 2)
 
 
-def _final_by_variant(
-    server: Xdscp, final: str, streams: int, since: float
-) -> dict[str, float | None]:
-    """Seconds from `since` until every stream of each variant held `final`, ACKed (polled);
-    None for one that did not by FINAL_DEADLINE."""
-    expected = Counter(variant_of(i).name for i in range(streams))
-    seconds: dict[str, float | None] = dict.fromkeys(expected)
-
-    def all_final() -> bool:
-        held = holding(server, final) or Counter()
-        for variant, count in expected.items():
-            if seconds[variant] is None and held[variant] == count:
-                seconds[variant] = round(time.monotonic() - since, 2)
-        return None not in seconds.values()
-
-    _seconds_until(all_final, since)
-    return seconds
+def _final_by_variant(client: dict[str, Any], final: str, since: float) -> dict[str, float | None]:
+    """Seconds from `since` (the wall clock) until the last stream of each variant received
+    `final`, by the load generator's clock; None for a variant with a stream that did not."""
+    seconds: dict[str, list[float]] = {}
+    missing: set[str] = set()
+    for i, (version, at) in enumerate(zip(client["versions"], client["received_at"], strict=True)):
+        variant = variant_of(i).name
+        seconds.setdefault(variant, []).append(at - since)
+        if version != final:
+            missing.add(variant)
+    return {v: None if v in missing else round(max(s), 2) for v, s in seconds.items()}
 
 
 def _latest(seconds: dict[str, float | None]) -> float | None:
@@ -230,7 +228,7 @@ def _client_report(result: Path, final: str) -> dict[str, Any]:
                 if (report := _report(result)) and all(v == final for v in report["versions"])
                 else None
             ),
-            30,
+            FINAL_DEADLINE,
             "the load generator to report the final version everywhere",
         )
     except NotReady:
