@@ -36,7 +36,7 @@ from watchfiles import awatch
 from xdscp.model.base import KubeObject
 from xdscp.model.problems import Problem
 from xdscp.model.resources import ObjectKey, Resources
-from xdscp.sources import Update
+from xdscp.sources import Update, inotify
 from xdscp.sources.yamlfile import LoadedFile, file_problem, read, signature_of
 
 log = logging.getLogger("xdscp.sources.files")
@@ -255,8 +255,21 @@ class FileSource:
             while True:
                 await asyncio.sleep(TICK_MS / 1000)
                 yield set()
+        watched = sorted(set(targets.values()))
+        if inotify.available():
+            watcher = inotify.Watcher(watched)
+            try:
+                # A save's events come together: a batch ends 1 ms after the last of them.
+                batches = watcher.batches(TICK_MS / 1000, 0.001, debounce_ms / 1000)
+                async with contextlib.aclosing(batches):
+                    async for paths in batches:
+                        yield {_seen_as(path, targets) for path in paths}
+            finally:
+                watcher.close()
+            return
+        # Elsewhere (macOS): a watcher thread that looks every 2 ms.
         async for batch in awatch(
-            *sorted(set(targets.values())),
+            *watched,
             debounce=debounce_ms,
             step=2,
             rust_timeout=TICK_MS,
