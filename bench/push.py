@@ -36,6 +36,10 @@ class Plan:
     changes: int
     warmup: int = WARMUP
     timeout: float = 10.0  # for one change to be ACKed
+    # Before each change: Envoy's main thread, which applies xDS, also answers the stats read
+    # that dates the last change (~60 ms at 10,000 clusters). A change made at once waited
+    # behind it: Kubernetes mode at 10,000 measured p90 130 ms back to back, 5.5 ms with this.
+    pause: float = 0.3
 
 
 @contextmanager
@@ -79,8 +83,10 @@ class _Samples:
 
 
 def _changes(plan: Plan) -> Iterator[tuple[bool, int]]:
-    """(recorded, Service index) for the warm-up changes, then the measured ones."""
+    """(recorded, Service index) for the warm-up changes, then the measured ones, each after
+    the plan's pause."""
     for k in range(plan.warmup + plan.changes):
+        time.sleep(plan.pause)
         yield k >= plan.warmup, 1 + (k * 7919) % (plan.n - 1)
 
 
