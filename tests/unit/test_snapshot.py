@@ -90,9 +90,10 @@ def test_what_changed_since_a_snapshot_a_few_back_is_known() -> None:
     first = snapshot({"a": 1, "b": 1, "c": 1})
     second = snapshot({"a": 2, "b": 1, "c": 1}, first)
     third = snapshot({"a": 2, "b": 1}, second)
-    nothing: dict[str, set[str]] = {t: set() for t in PUSH_ORDER}
+    nothing: dict[str, frozenset[str]] = {t: frozenset() for t in PUSH_ORDER}
     assert third.changes_since(third.serial) == nothing
-    assert third.changes_since(second.serial) == {**nothing, CLUSTER: {"c"}, ENDPOINT: {"c"}}
+    since_second = {**nothing, CLUSTER: frozenset({"c"}), ENDPOINT: frozenset({"c"})}
+    assert third.changes_since(second.serial) == since_second
     since_first = third.changes_since(first.serial)
     assert since_first is not None and since_first[CLUSTER] == since_first[ENDPOINT] == {"a", "c"}
     assert third.changes_since(None) is None
