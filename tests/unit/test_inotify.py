@@ -82,3 +82,24 @@ def test_a_removed_directory_is_reported(tmp_path: Path) -> None:
         gone.rmdir()
 
     assert gone in watching(tmp_path, remove, {gone, gone / "p.yaml"})
+
+
+def test_a_directory_moved_out_is_no_longer_reported(tmp_path: Path) -> None:
+    watched, outside = tmp_path / "watched", tmp_path / "outside"
+    (watched / "moving").mkdir(parents=True)
+    outside.mkdir()
+
+    async def scenario() -> None:
+        watcher = inotify.Watcher([watched])
+        try:
+            batches = watcher.batches(TICK, SETTLE, LONGEST)
+            os.rename(watched / "moving", outside / "moved")
+            await seen(batches, {watched / "moving"})
+            (outside / "moved" / "p.yaml").write_text("a: 1\n")
+            (watched / "q.yaml").write_text("b: 2\n")
+            # Only the file still in the tree; nothing under the path the directory left.
+            assert await seen(batches, {watched / "q.yaml"}) == {watched / "q.yaml"}
+        finally:
+            watcher.close()
+
+    asyncio.run(scenario())

@@ -27,6 +27,7 @@ _CLOEXEC, _NONBLOCK = os.O_CLOEXEC, os.O_NONBLOCK
 _MASK = 0x002 | 0x004 | 0x008 | 0x040 | 0x080 | 0x100 | 0x200 | 0x400 | 0x800
 _IGNORED, _OVERFLOW, _IS_DIR = 0x8000, 0x4000, 0x40000000
 _MADE = 0x100 | 0x080  # IN_CREATE, IN_MOVED_TO: a directory made here is watched too
+_MOVED_AWAY = 0x040  # IN_MOVED_FROM: a directory moved out is no longer watched
 _HEADER = struct.Struct("iIII")  # wd, mask, cookie, len; then the name, NUL-padded to len
 # A path gone (or made unreadable) before it was watched: its parent's events say so.
 _GONE = {errno.ENOENT, errno.ENOTDIR, errno.EACCES}
@@ -39,6 +40,8 @@ class _Libc:
         self.init1 = libc.inotify_init1
         self.add_watch = libc.inotify_add_watch
         self.add_watch.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32)
+        self.rm_watch = libc.inotify_rm_watch
+        self.rm_watch.argtypes = (ctypes.c_int, ctypes.c_int)
 
 
 _libc: _Libc | None = None
@@ -141,6 +144,8 @@ class Watcher:
                 changed.add(path)
                 if mask & _IS_DIR and mask & _MADE:
                     self._watch_tree(path)
+                elif mask & _IS_DIR and mask & _MOVED_AWAY:
+                    self._forget_tree(path)
 
     def _watch_tree(self, top: Path) -> None:
         """`top` and, if a directory, every directory below it (links followed: a ConfigMap
@@ -149,6 +154,14 @@ class Watcher:
         for directory, subdirectories, _ in os.walk(top, followlinks=True):
             for name in subdirectories:
                 self._watch(Path(directory) / name)
+
+    def _forget_tree(self, top: Path) -> None:
+        """Stop watching `top` and all below it: a watch follows its directory wherever it is
+        moved, and would report its changes under a path that is no longer there."""
+        for wd, path in list(self._paths.items()):
+            if path == top or path.is_relative_to(top):
+                self._libc.rm_watch(self._fd, wd)
+                del self._paths[wd]
 
     def _watch(self, path: Path) -> None:
         wd = self._libc.add_watch(self._fd, os.fsencode(path), _MASK)
