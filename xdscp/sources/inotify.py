@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import errno
 import logging
 import os
@@ -21,7 +20,7 @@ import struct
 from collections.abc import AsyncGenerator, Iterable
 from pathlib import Path
 
-_CLOEXEC, _NONBLOCK = os.O_CLOEXEC, os.O_NONBLOCK
+_CLOEXEC, _NONBLOCK = 0o2000000, 0o4000  # IN_CLOEXEC, IN_NONBLOCK
 # IN_MODIFY, IN_ATTRIB, IN_CLOSE_WRITE, IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE,
 # IN_DELETE_SELF, IN_MOVE_SELF
 _MASK = 0x002 | 0x004 | 0x008 | 0x040 | 0x080 | 0x100 | 0x200 | 0x400 | 0x800
@@ -36,7 +35,7 @@ log = logging.getLogger("xdscp.sources.files")
 
 class _Libc:
     def __init__(self) -> None:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)  # the C library this process runs on
         self.init1 = libc.inotify_init1
         self.add_watch = libc.inotify_add_watch
         self.add_watch.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32)
@@ -49,7 +48,7 @@ _libc: _Libc | None = None
 
 def available() -> bool:
     """Whether this system has inotify (Linux)."""
-    return hasattr(os, "O_CLOEXEC") and ctypes.util.find_library("c") is not None and _load()
+    return _load()
 
 
 def _load() -> bool:
