@@ -179,6 +179,7 @@ class Snapshot:
                 for t in PUSH_ORDER
             }
         self._history = _history(base, self.changed, self.resources)
+        self._since: dict[int | None, Mapping[str, frozenset[str]]] = {}
 
     def changes_since(self, serial: int | None) -> Mapping[str, frozenset[str]] | None:
         """The names that differ from snapshot `serial`'s, by type, when it is one this one
@@ -189,11 +190,15 @@ class Snapshot:
         steps = self._history
         if steps and steps[-1].base == serial:
             return steps[-1].changed  # in step with the last one: the common case
+        if serial in self._since:  # streams as far behind share one union
+            return self._since[serial]
         for start in range(len(steps) - 2, -1, -1):
             if steps[start].base == serial:
-                return {
+                since = {
                     t: frozenset().union(*(s.changed[t] for s in steps[start:])) for t in PUSH_ORDER
                 }
+                self._since[serial] = since
+                return since
         return None
 
     @cached_property
