@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import time
@@ -202,3 +203,22 @@ def test_a_rescan_finds_what_no_event_reported_and_reads_only_changed_files(
         ("Gateway", "kgateway-system", "http"),
         ("HTTPRoute", "httpbin", "httpbin"),
     }
+
+
+def test_an_edit_made_while_the_first_view_is_served_is_not_missed(tmp_path: Path) -> None:
+    """The first view is served (at 10,000 Services that takes seconds) before the watch
+    begins: a save made meanwhile has no event, and is found by looking at the files as soon
+    as the watch begins, not at the next periodic rescan."""
+    policy = tmp_path / "keepalive.yaml"
+    policy.write_text((ROOT / "policies" / "httpbin-keepalive.yaml").read_text())
+
+    async def scenario() -> Update:
+        updates = FileSource([policy]).updates()
+        await anext(updates)
+        policy.write_text(policy.read_text().replace("keepAliveProbes: 3", "keepAliveProbes: 7"))
+        async with asyncio.timeout(3):  # well within the 10 s rescan
+            return await anext(updates)
+
+    (policy_object,) = asyncio.run(scenario()).resources.policies.values()
+    keepalive = policy_object.spec.tcp_keepalive
+    assert keepalive is not None and keepalive.keep_alive_probes == 7

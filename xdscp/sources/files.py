@@ -218,9 +218,12 @@ class FileSource:
             log.warning("waiting for %s to exist", ", ".join(map(str, missing)))
             await asyncio.sleep(TICK_MS / 1000)
         yield self.load()
-        next_rescan = time.monotonic() + RESCAN_SECONDS
         while True:
             identities = self._identities()
+            # A save made while the last full view was read and served (seconds, at 10,000
+            # Services) brought no event to a watch that had not begun: the files are looked
+            # at once it has, at its first quiet tick.
+            next_rescan = time.monotonic()
             try:
                 async with contextlib.aclosing(self._changes(identities, debounce_ms)) as batches:
                     async for changed in batches:
